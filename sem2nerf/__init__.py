@@ -1,0 +1,46 @@
+"""sem2nerf: one semantic mask of a face (or a cat) -> a 3D-consistent neural radiance field.
+
+Quick start::
+
+    from sem2nerf import Sem2NeRF
+    model = Sem2NeRF.from_pretrained("path/or/org-name")
+    scene = model.encode("mask.png")
+    image = model.render(scene, yaw=20, pitch=-5)
+"""
+
+from .domains import Domain, get_domain, list_domains, read_pose_file, write_pose_file
+from .errors import MaskError, ModelLoadError, Sem2NeRFError
+from .labels import LabelScheme, get_label_scheme, list_label_schemes, register_label_scheme
+from .masks import LabelMask, encoder_input, load_mask
+from .model import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, Scene, Sem2NeRF
+from .renderer import RenderOptions
+from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sem2NeRF",
+    "Scene",
+    "RenderOptions",
+    "Pose",
+    "front_trajectory",
+    "orbit_trajectory",
+    "preview_poses",
+    "DEFAULT_STYLE_LAYERS",
+    "TEXTURE_STYLE_LAYERS",
+    "LabelScheme",
+    "LabelMask",
+    "load_mask",
+    "encoder_input",
+    "get_label_scheme",
+    "list_label_schemes",
+    "register_label_scheme",
+    "Domain",
+    "get_domain",
+    "list_domains",
+    "read_pose_file",
+    "write_pose_file",
+    "Sem2NeRFError",
+    "MaskError",
+    "ModelLoadError",
+]

@@ -1,0 +1,189 @@
+"""Command line: ``python -m sem2nerf {render,info,schemes,synth} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+MODEL_ENV = "SEM2NERF_MODEL"
+
+EXAMPLES = """examples:
+  python -m sem2nerf render --model ./my-model --mask face.png --yaw 20 --out view.png
+  python -m sem2nerf render --model org/name --mask face.png --views preview --out strip.png
+  python -m sem2nerf render --model ./my-model --mask face.png --style-seed 92 --style-layers 8 --out styled.png
+  python -m sem2nerf info --model ./my-model
+  python -m sem2nerf schemes
+"""
+
+
+def _layers(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer indices like '8' or '6,7,8', got {text!r}") from None
+
+
+def _model_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=os.environ.get(MODEL_ENV),
+        help=f"a folder with config.json + model.safetensors, or a Hugging Face repo id (default: ${MODEL_ENV})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sem2nerf",
+        description="Sem2NeRF: turn one semantic mask of a face (or a cat) into views of a 3D scene.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser(
+        "render",
+        help="render a mask from one view or a set of views",
+        description="Encode a semantic mask once and render it. Angles are degrees in the CelebAMask-HQ "
+        "annotation convention: yaw 0, pitch 0 is frontal; positive yaw turns the face to the image's left.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _model_arg(r)
+    r.add_argument("--mask", required=True, help="label-id PNG (mode L/P/grey RGB) or palette-coloured mask")
+    r.add_argument("--scheme", default=None, help="label scheme of the mask (default: the model's raw scheme); see `schemes`")
+    r.add_argument("--yaw", type=float, default=0.0, help="degrees")
+    r.add_argument("--pitch", type=float, default=0.0, help="degrees")
+    r.add_argument("--fov", type=float, default=None, help="field of view in degrees (default: the model's)")
+    r.add_argument("--size", type=int, default=128, help="image side in pixels")
+    r.add_argument("--samples", type=int, default=24, help="coarse samples per ray (+ as many fine samples)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the sampling jitter (reproducible renders)")
+    r.add_argument("--deterministic", action="store_true", help="no jitter, deterministic importance sampling")
+    r.add_argument("--style-seed", type=int, default=None, help="mix in a random style drawn with this seed")
+    r.add_argument("--style-layers", type=_layers, default=[8], help="FiLM layers that take the style: 8 = colour, 6,7,8 = texture")
+    r.add_argument("--style-seed2", type=int, default=None, help="second style seed to blend with (paper Fig. 5)")
+    r.add_argument("--style-alpha", type=float, default=0.5, help="blend factor towards --style-seed2")
+    r.add_argument("--views", choices=["single", "preview", "front", "orbit"], default="single",
+                   help="single view; 'preview' = the official 5-yaw strip; 'front'/'orbit' = trajectory frames in a strip")
+    r.add_argument("--frames", type=int, default=8, help="frames of a 'front'/'orbit' strip")
+    r.add_argument("--with-mask", action="store_true", help="put the coloured input mask as the first tile of a strip")
+    r.add_argument("--depth", default=None, help="also save the depth map of a single view here (PNG, near = bright)")
+    r.add_argument("--device", default="auto", help="'auto' (GPU if available), 'cpu', 'cuda', 'cuda:1', ...")
+    r.add_argument("--out", required=True, help="output PNG")
+
+    i = sub.add_parser("info", help="print a model's configuration and parameter counts")
+    _model_arg(i)
+
+    sub.add_parser("schemes", help="list the label schemes with their class ids, names and colours")
+
+    try:
+        from .synthfaces import add_synth_arguments
+    except ImportError:  # pragma: no cover - SynthFaces is part of the package
+        add_synth_arguments = None
+    if add_synth_arguments is not None:
+        s = sub.add_parser("synth", help="generate a SynthFaces data set (procedural 3D heads, CelebAMask-HQ layout)")
+        add_synth_arguments(s)
+    return parser
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _load_model(name: str | None, device):
+    from . import Sem2NeRF
+
+    if not name:
+        from .errors import ModelLoadError
+
+        raise ModelLoadError(f"no model given: pass --model FOLDER_OR_REPO_ID or set ${MODEL_ENV}")
+    return Sem2NeRF.from_pretrained(name).to(device)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
+
+    model = _load_model(args.model, _device(args.device))
+    scene = model.encode(args.mask, scheme=args.scheme)
+    scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2, alpha=args.style_alpha)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    common = dict(size=args.size, samples=args.samples, seed=args.seed)
+    if args.views == "single":
+        image, depth = model.render(scene, args.yaw, args.pitch, args.fov, deterministic=args.deterministic, return_depth=True, **common)
+        tiles = [image]
+        if args.depth:
+            near, far = model.ray_start, model.ray_end
+            d = np.clip((far - depth) / (far - near), 0, 1)
+            Image.fromarray((d * 255).astype(np.uint8), mode="L").save(args.depth)
+    else:
+        fov = args.fov if args.fov is not None else model.fov
+        poses = {
+            "preview": lambda: [p._replace(fov=fov) for p in preview_poses(model.domain)],
+            "front": lambda: front_trajectory(args.frames),
+            "orbit": lambda: orbit_trajectory(args.frames, fov=fov),
+        }[args.views]()
+        if args.views != "preview" and not poses:
+            raise SystemExit("error: --frames must be at least 1")
+        tiles = model.render_views(scene, poses, deterministic=args.deterministic, **common)
+    if args.with_mask or args.views == "preview":
+        mask_tile = Image.fromarray(scene.mask.colorize()).resize((args.size, args.size), Image.NEAREST)
+        tiles = [mask_tile, *tiles]
+    strip = Image.new("RGB", (args.size * len(tiles), args.size))
+    for k, tile in enumerate(tiles):
+        strip.paste(tile, (k * args.size, 0))
+    strip.save(out)
+    print(f"wrote {out} ({len(tiles)} tile{'s' if len(tiles) > 1 else ''} of {args.size}x{args.size})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    model = _load_model(args.model, "cpu")
+    print(json.dumps({"config": model._hub_mixin_config, "parameters": model.num_parameters()}, indent=2, default=str))
+    return 0
+
+
+def cmd_schemes(args: argparse.Namespace) -> int:
+    from .labels import get_label_scheme, list_label_schemes
+
+    for name in list_label_schemes():
+        scheme = get_label_scheme(name)
+        target = f" -> merges into {scheme.merge_into}" if scheme.merge_into else ""
+        print(f"{name} ({scheme.num_classes} classes){target}: {scheme.description}")
+        for i, (cls, col) in enumerate(zip(scheme.class_names, scheme.palette)):
+            merged = f"  -> {scheme.merge_map[i]}" if scheme.merge_map else ""
+            print(f"  {i:2d} {cls:<12s} rgb{col}{merged}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from .errors import Sem2NeRFError
+
+    handlers = {"render": cmd_render, "info": cmd_info, "schemes": cmd_schemes}
+    if args.command == "synth":
+        from .synthfaces import run_synth
+
+        return run_synth(args)
+    try:
+        return handlers[args.command](args)
+    except (Sem2NeRFError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,489 @@
+"""The Sem2NeRF model facade: mask -> latent code (:class:`Scene`) -> rendered views, and Hub I/O.
+
+``Sem2NeRF`` joins a :class:`~sem2nerf.encoder.SwinEncoder` and a frozen
+:class:`~sem2nerf.decoder.PiGANDecoder` with the latent average, and renders with the one renderer
+(:mod:`sem2nerf.renderer`). It round-trips through ``save_pretrained`` / ``from_pretrained`` /
+``push_to_hub`` (safetensors + config.json + a generated model card) and loads strictly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
+from PIL import Image
+
+from .camera import angles_to_renderer, camera_to_world
+from .decoder import ModulatedField, PiGANDecoder
+from .domains import Domain, get_domain
+from .encoder import SwinEncoder
+from .errors import MaskError, ModelLoadError
+from .labels import get_label_scheme
+from .masks import LabelMask, encoder_input, load_mask
+from .renderer import RenderOptions, RenderOutput, render_image
+from .trajectories import Pose
+
+__all__ = ["Sem2NeRF", "Scene", "DEFAULT_STYLE_LAYERS", "TEXTURE_STYLE_LAYERS"]
+
+DEFAULT_STYLE_LAYERS: tuple[int, ...] = (8,)  # official default: the colour FiLM layer only
+TEXTURE_STYLE_LAYERS: tuple[int, ...] = (6, 7, 8)
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# Sem2NeRF: {{ title | default("semantic mask to neural radiance field", true) }}
+
+This model turns one single-view semantic mask ({{ domain }} labels, scheme `{{ raw_scheme }}`) into a
+neural radiance field that can be rendered from any viewpoint, following
+*Sem2NeRF: Converting Single-View Semantic Masks to Neural Radiance Fields* (Chen et al., ECCV 2022,
+{{ paper_url }}). It is a region-aware Swin Transformer encoder ({{ encoder_params }} parameters)
+that predicts the FiLM code of a frozen pi-GAN decoder ({{ decoder_params }} parameters).
+
+{{ description | default("", true) }}
+
+## Usage
+
+```python
+from sem2nerf import Sem2NeRF
+
+model = Sem2NeRF.from_pretrained("{{ repo_id | default("path/to/this/folder", true) }}")
+scene = model.encode("mask.png")              # label-id PNG or palette-coloured mask
+image = model.render(scene, yaw=20, pitch=0)  # PIL image; angles in degrees, (0, 0) is frontal
+```
+
+Library: {{ repo_url | default("sem2nerf", true) }}
+
+## Configuration
+
+| key | value |
+|---|---|
+{% for key, value in config_rows %}| `{{ key }}` | `{{ value }}` |
+{% endfor %}
+
+## Training data
+
+{{ training_data | default("Not recorded.", true) }}
+
+{% if training_command %}## Training command
+
+```bash
+{{ training_command }}
+```
+{% endif %}
+## Evaluation
+
+{{ metrics | default("Not recorded.", true) }}
+"""
+
+
+@dataclass
+class Scene:
+    """A latent code for one subject, ready to render from any view.
+
+    Attributes:
+        frequencies, phase_shifts: ``(1, code_dim)`` raw pi-GAN codes (latent average included).
+        mask: the input mask, when the scene was encoded from one.
+        pose: the annotated pose ``(yaw, pitch)`` of the mask in public degrees, if known.
+        style: how the code was style-mixed (``None`` for the encoder's own code).
+    """
+
+    frequencies: torch.Tensor
+    phase_shifts: torch.Tensor
+    mask: LabelMask | None = None
+    pose: tuple[float, float] | None = None
+    style: dict | None = field(default=None)
+
+
+class Sem2NeRF(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="sem2nerf",
+    tags=["sem2nerf", "nerf", "3d", "pi-gan", "semantic-image-synthesis", "image-to-3d"],
+    repo_url="https://github.com/sem2nerf/sem2nerf",
+    paper_url="https://arxiv.org/abs/2203.10821",
+    license="mit",
+    pipeline_tag="image-to-3d",
+    model_card_template=MODEL_CARD_TEMPLATE,
+):
+    """Semantic mask -> neural radiance field (Sem2NeRF).
+
+    Every argument is saved in ``config.json``; defaults are the official CelebAMask-HQ model
+    (Swin-T encoder on 18 channels at 224 px, pi-GAN decoder 8 x 256): 32,996,734 parameters.
+
+    Args:
+        domain: data-set domain (``"celebamask_hq"`` or ``"catmask"``): label schemes, crop, camera.
+        use_contour: append the contour and distance-field channels to the one-hot input.
+        encoder_*: Swin arguments (size, patch, width, depths, heads, window, drop path).
+        decoder_*: pi-GAN decoder arguments (width, FiLM layers, z size, mapping width/depth, box size).
+        fov, ray_start, ray_end: camera defaults (``None``: the domain's).
+        latent_avg_samples, latent_avg_seed: the seeded sample used to initialise the latent average.
+        contour_skip: ``"background"`` (ours) or ``"smallest"`` (the official quirk), see :func:`contour_map`.
+    """
+
+    def __init__(
+        self,
+        domain: str = "celebamask_hq",
+        use_contour: bool = True,
+        encoder_size: int = 224,
+        encoder_patch_size: int = 4,
+        encoder_embed_dim: int = 96,
+        encoder_depths: Sequence[int] = (2, 2, 6, 2),
+        encoder_num_heads: Sequence[int] = (3, 6, 12, 24),
+        encoder_window_size: int = 7,
+        encoder_drop_path_rate: float = 0.2,
+        decoder_hidden_dim: int = 256,
+        decoder_num_layers: int = 8,
+        decoder_z_dim: int = 256,
+        decoder_mapping_hidden_dim: int = 256,
+        decoder_mapping_depth: int = 3,
+        decoder_box_size: float = 0.24,
+        fov: float | None = None,
+        ray_start: float | None = None,
+        ray_end: float | None = None,
+        latent_avg_samples: int = 10000,
+        latent_avg_seed: int = 0,
+        contour_skip: str = "background",
+    ) -> None:
+        super().__init__()
+        self.domain: Domain = get_domain(domain)
+        self.use_contour = use_contour
+        self.contour_skip = contour_skip
+        self.encoder_size = encoder_size
+        self.fov = float(fov if fov is not None else self.domain.fov)
+        self.ray_start = float(ray_start if ray_start is not None else self.domain.ray_start)
+        self.ray_end = float(ray_end if ray_end is not None else self.domain.ray_end)
+        self.decoder = PiGANDecoder(
+            hidden_dim=decoder_hidden_dim,
+            num_layers=decoder_num_layers,
+            z_dim=decoder_z_dim,
+            mapping_hidden_dim=decoder_mapping_hidden_dim,
+            mapping_depth=decoder_mapping_depth,
+            box_size=decoder_box_size,
+        )
+        self.encoder = SwinEncoder(
+            in_chans=self.input_channels,
+            code_dim=self.decoder.code_dim,
+            img_size=encoder_size,
+            patch_size=encoder_patch_size,
+            embed_dim=encoder_embed_dim,
+            depths=encoder_depths,
+            num_heads=encoder_num_heads,
+            window_size=encoder_window_size,
+            drop_path_rate=encoder_drop_path_rate,
+        )
+        avg_freq, avg_phase = self.decoder.average_code(latent_avg_samples, latent_avg_seed)
+        self.register_buffer("latent_avg_freq", avg_freq)
+        self.register_buffer("latent_avg_phase", avg_phase)
+        self.decoder.requires_grad_(False)
+
+    # --- basic properties -----------------------------------------------------------------------
+
+    @property
+    def input_channels(self) -> int:
+        """Encoder input channels: merged classes (+ contour + distance)."""
+        return get_label_scheme(self.domain.input_scheme).num_classes + (2 if self.use_contour else 0)
+
+    @property
+    def device(self) -> torch.device:
+        return self.latent_avg_freq.device
+
+    def num_parameters(self) -> dict[str, int]:
+        """Parameter counts: encoder, decoder, mapping network, total."""
+        enc = sum(p.numel() for p in self.encoder.parameters())
+        dec = sum(p.numel() for p in self.decoder.parameters())
+        mapping = sum(p.numel() for p in self.decoder.mapping.parameters())
+        return {"encoder": enc, "decoder": dec, "mapping": mapping, "total": enc + dec}
+
+    def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
+        """The official inference render options for this model (hierarchical, view-locked, last_back)."""
+        return RenderOptions(num_samples=samples, ray_start=self.ray_start, ray_end=self.ray_end, **overrides)
+
+    # --- encoding -------------------------------------------------------------------------------
+
+    def prepare_input(self, mask, scheme: str | None = None) -> tuple[torch.Tensor, LabelMask]:
+        """Read a mask (any supported input) and build the encoder input ``(1, C, S, S)``."""
+        label_mask = load_mask(mask, scheme or self.domain.raw_scheme)
+        if label_mask.is_empty():
+            raise MaskError("the mask is empty (every pixel is background): draw or upload a mask with face regions")
+        x = encoder_input(label_mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
+        return x[None].to(self.device), label_mask
+
+    def encode_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder input ``(B, C, S, S)`` -> codes ``(B, code_dim)`` x 2, latent average added."""
+        freq, phase = self.encoder.encode(x)
+        return freq + self.latent_avg_freq, phase + self.latent_avg_phase
+
+    @torch.no_grad()
+    def encode(self, mask, scheme: str | None = None, pose: tuple[float, float] | None = None) -> Scene:
+        """Encode a semantic mask into a :class:`Scene` (run once; render it as often as you like).
+
+        Args:
+            mask: path, PIL image, numpy array or tensor (see :func:`sem2nerf.masks.load_mask`).
+            scheme: label scheme of the mask (default: the domain's raw scheme, e.g. CelebAMask-HQ 19 ids).
+            pose: the mask's annotated (yaw, pitch) in degrees, kept with the scene.
+        """
+        x, label_mask = self.prepare_input(mask, scheme)
+        was_training = self.training
+        self.eval()
+        freq, phase = self.encode_tensor(x)
+        self.train(was_training)
+        return Scene(freq, phase, label_mask, pose)
+
+    @torch.no_grad()
+    def average_scene(self) -> Scene:
+        """The "mean face": the decoder at the latent average, no encoder."""
+        return Scene(self.latent_avg_freq.clone(), self.latent_avg_phase.clone())
+
+    # --- style ----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def style_code(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pi-GAN code of ``z ~ N(0, I)`` drawn with ``torch.manual_seed(seed)`` semantics (as the official script)."""
+        z = torch.randn(1, self.decoder.z_dim, generator=torch.Generator().manual_seed(int(seed)))
+        return self.decoder.mapping(z.to(self.device))
+
+    @torch.no_grad()
+    def mix_style(
+        self,
+        scene: Scene,
+        seed: int | None,
+        layers: Iterable[int] = DEFAULT_STYLE_LAYERS,
+        *,
+        seed2: int | None = None,
+        alpha: float = 0.0,
+    ) -> Scene:
+        """Replace the codes of some FiLM layers with a random style (multi-modal synthesis).
+
+        Args:
+            seed: style seed (``None`` returns the scene unchanged).
+            layers: FiLM layer indices 0-8 (8 = colour only, the official default; 6-8 = texture).
+            seed2, alpha: blend linearly between the styles of ``seed`` and ``seed2`` (paper Fig. 5):
+                ``(1 - alpha) * style(seed) + alpha * style(seed2)``.
+        """
+        if seed is None:
+            return scene
+        layers = sorted(set(int(i) for i in layers))
+        n = self.decoder.num_film_layers
+        if not layers or layers[0] < 0 or layers[-1] >= n:
+            raise ValueError(f"style layers must be a non-empty subset of 0-{n - 1}, got {layers}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        style_f, style_p = self.style_code(seed)
+        if seed2 is not None and alpha > 0:
+            f2, p2 = self.style_code(seed2)
+            style_f, style_p = torch.lerp(style_f, f2, alpha), torch.lerp(style_p, p2, alpha)
+        h = self.decoder.hidden_dim
+        freq, phase = scene.frequencies.clone(), scene.phase_shifts.clone()
+        for i in layers:
+            freq[:, i * h : (i + 1) * h] = style_f[:, i * h : (i + 1) * h]
+            phase[:, i * h : (i + 1) * h] = style_p[:, i * h : (i + 1) * h]
+        style = {"seed": seed, "layers": layers, "seed2": seed2, "alpha": alpha}
+        return replace(scene, frequencies=freq, phase_shifts=phase, style=style)
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    def field(self, scene: Scene, lock_view_dependence: bool = True) -> ModulatedField:
+        """The scene's radiance field with the FiLM code folded into the weights."""
+        locked = (0.0, 0.0, -1.0) if lock_view_dependence else None
+        return self.decoder.modulate(scene.frequencies.to(self.device), scene.phase_shifts.to(self.device), locked)
+
+    @torch.no_grad()
+    def render_output(
+        self,
+        scene: Scene,
+        poses: Sequence[Pose],
+        size: int = 128,
+        options: RenderOptions | None = None,
+        seed: int | None = 0,
+    ) -> list[RenderOutput]:
+        """Render raw outputs (tensors in [-1, 1], depth, opacity) for each pose, one field for all."""
+        opts = options or self.render_options()
+        field = self.field(scene, opts.lock_view_dependence)
+        outs = []
+        for i, pose in enumerate(poses):
+            theta, phi = angles_to_renderer(pose.yaw, pose.pitch)
+            c2w = camera_to_world(theta, phi)[None].to(self.device)
+            gen = None
+            if seed is not None:
+                gen = torch.Generator(device=self.device).manual_seed(int(seed) + i)
+            outs.append(render_image(field, c2w, size, pose.fov, opts, gen))
+        return outs
+
+    def render(
+        self,
+        scene: Scene,
+        yaw: float = 0.0,
+        pitch: float = 0.0,
+        fov: float | None = None,
+        size: int = 128,
+        samples: int = 24,
+        seed: int | None = 0,
+        *,
+        hierarchical: bool = True,
+        deterministic: bool = False,
+        return_depth: bool = False,
+        chunk_points: int | None = None,
+    ) -> Image.Image | tuple[Image.Image, np.ndarray]:
+        """Render one view of a scene as a PIL RGB image (and the depth map on request).
+
+        Args:
+            yaw, pitch: degrees in the CelebAMask-HQ annotation convention ((0, 0) is frontal).
+            fov: field of view in degrees (default: the model's, 12 for CelebA).
+            size: image side in pixels. samples: coarse samples per ray (as many fine ones with
+                ``hierarchical``). seed: makes jitter and importance sampling reproducible
+                (``None``: unseeded). deterministic: no jitter, deterministic importance sampling.
+            return_depth: also return the depth along each ray, ``(size, size)`` float32.
+        """
+        self._check_view(size, samples)
+        opts = self.render_options(samples, hierarchical=hierarchical, deterministic=deterministic)
+        if chunk_points:
+            opts = opts.with_(chunk_points=chunk_points)
+        out = self.render_output(scene, [Pose(yaw, pitch, self.fov if fov is None else fov)], size, opts, seed)[0]
+        image = to_pil(out.rgb[0])
+        if return_depth:
+            return image, out.depth[0].float().cpu().numpy()
+        return image
+
+    def render_views(
+        self, scene: Scene, poses: Sequence[Pose], size: int = 128, samples: int = 24, seed: int | None = 0, **kwargs
+    ) -> list[Image.Image]:
+        """Render several views (e.g. :func:`~sem2nerf.trajectories.front_trajectory`) as PIL images."""
+        self._check_view(size, samples)
+        opts = self.render_options(samples, **kwargs)
+        return [to_pil(o.rgb[0]) for o in self.render_output(scene, poses, size, opts, seed)]
+
+    @staticmethod
+    def _check_view(size: int, samples: int) -> None:
+        if not 8 <= int(size) <= 4096:
+            raise ValueError(f"image size must be between 8 and 4096 pixels, got {size}")
+        if not 2 <= int(samples) <= 512:
+            raise ValueError(f"samples per ray must be between 2 and 512, got {samples}")
+
+    # --- Hub I/O --------------------------------------------------------------------------------
+
+    def generate_model_card(self, *args, **kwargs) -> ModelCard:
+        counts = self.num_parameters()
+        config = dict(self._hub_mixin_config or {})
+        kwargs.setdefault("domain", self.domain.name)
+        kwargs.setdefault("raw_scheme", self.domain.raw_scheme)
+        kwargs.setdefault("encoder_params", f"{counts['encoder']:,}")
+        kwargs.setdefault("decoder_params", f"{counts['decoder']:,}")
+        kwargs.setdefault("config_rows", sorted(config.items()))
+        return super().generate_model_card(*args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "Sem2NeRF":
+        """Load a model from a local folder or a Hugging Face Hub repo id (``config.json`` + ``model.safetensors``).
+
+        Loading is strict: missing, unexpected or mis-shaped weights raise :class:`ModelLoadError`
+        naming them. Extra keyword arguments override the saved config (e.g. ``fov=18``) and
+        ``map_location`` picks the device.
+        """
+        name = os.fspath(pretrained_model_name_or_path)
+        path = Path(name).expanduser()
+        if path.is_dir():
+            missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (path / f).is_file()]
+            if missing:
+                hint = ""
+                if any(path.glob("*.pt")) or any(path.glob("*.pth")):
+                    hint = " It holds .pt/.pth files: convert official checkpoints with `python -m sem2nerf convert`."
+                raise ModelLoadError(f"model folder {path} has no {' or '.join(missing)}.{hint}")
+            name = str(path)
+        elif path.exists():
+            raise ModelLoadError(
+                f"{path} is a file; give the folder that holds config.json and model.safetensors"
+                + (" (official .pt/.pth checkpoints must be converted first: `python -m sem2nerf convert`)" if path.suffix in (".pt", ".pth") else "")
+            )
+        elif not _REPO_ID.match(name) or name.startswith((".", "~")):
+            raise ModelLoadError(f"no model folder at {path}, and {name!r} is not a Hugging Face repo id")
+        try:
+            return super().from_pretrained(name, **kwargs)
+        except ModelLoadError:
+            raise
+        except (OSError, EntryNotFoundError) as err:
+            offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+            reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else err.__class__.__name__
+            raise ModelLoadError(
+                f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
+                f"did not provide it ({reason}). Pass a local folder with config.json + model.safetensors; when "
+                f"online, check the repo id (or download it with `hf download {name}`); to use the official "
+                f"checkpoints, convert them with `python -m sem2nerf convert`."
+            ) from err
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir,
+        force_download: bool,
+        local_files_only: bool,
+        token,
+        map_location: str | torch.device = "cpu",
+        strict: bool = True,
+        **model_kwargs,
+    ) -> "Sem2NeRF":
+        if os.path.isdir(model_id):
+            weights_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            weights_file = hf_hub_download(
+                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
+                force_download=force_download, token=token, local_files_only=local_files_only,
+            )
+        try:
+            model = cls(**model_kwargs)
+        except (TypeError, KeyError, ValueError) as err:
+            raise ModelLoadError(f"config.json of {model_id!r} does not describe a valid Sem2NeRF model: {err}") from err
+        model.load_safetensors(weights_file, strict=strict)
+        return model.to(map_location).eval()
+
+    def load_safetensors(self, path: str | os.PathLike, strict: bool = True) -> None:
+        """Load weights from a safetensors file, checking names and shapes against this model's config."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(os.fspath(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ModelLoadError(f"cannot read weights {path}: the file is missing, truncated or not safetensors ({err})") from err
+        load_state_strictly(self, state, strict=strict, source=str(path))
+
+
+def load_state_strictly(module: nn.Module, state: dict[str, torch.Tensor], strict: bool = True, source: str = "weights") -> None:
+    """``load_state_dict`` that names every missing, unexpected and mis-shaped key in one clear error."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    problems = []
+    if mismatched:
+        problems.append("shape mismatch: " + ", ".join(f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in mismatched[:8]))
+    if strict and missing:
+        problems.append(f"missing {len(missing)} keys: " + ", ".join(missing[:8]))
+    if strict and unexpected:
+        problems.append(f"unexpected {len(unexpected)} keys: " + ", ".join(unexpected[:8]))
+    if problems:
+        raise ModelLoadError(
+            f"{source} do not match the model config ({'; '.join(problems)}). The weights were saved for another "
+            f"configuration: load them with their own config.json."
+        )
+    module.load_state_dict(state, strict=strict)
+
+
+def to_pil(rgb: torch.Tensor) -> Image.Image:
+    """``(3, H, W)`` in [-1, 1] -> PIL RGB (the official rounding: x * 127.5 + 128, clamped)."""
+    arr = (rgb.detach().float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, mode="RGB")

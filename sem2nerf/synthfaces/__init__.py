@@ -1,0 +1,1 @@
+"""SynthFaces: procedural 3D heads with CelebAMask-HQ labels, rendered from many known viewpoints."""

@@ -1,0 +1,229 @@
+"""Identity parameters of a SynthFaces head: sampling, named edits and JSON round trips.
+
+Lengths are in centimetres of the *head frame* (x to the image right of a frontal view, y up,
+z towards a frontal camera; the origin is between the ears, near eye level). Colours are sRGB
+triples in [0, 1].
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+__all__ = ["HAIR_STYLES", "EDITS", "FaceParams", "sample_face_params", "apply_edit"]
+
+HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")
+
+_SKIN_TONES = (
+    (0.96, 0.80, 0.69), (0.93, 0.75, 0.62), (0.88, 0.68, 0.54), (0.80, 0.59, 0.45),
+    (0.69, 0.49, 0.35), (0.56, 0.38, 0.26), (0.43, 0.28, 0.19), (0.32, 0.21, 0.15),
+)
+_HAIR_COLOURS = (
+    (0.05, 0.04, 0.04), (0.14, 0.09, 0.06), (0.28, 0.18, 0.10), (0.45, 0.31, 0.18),
+    (0.78, 0.63, 0.40), (0.52, 0.21, 0.09), (0.58, 0.58, 0.58), (0.86, 0.85, 0.82),
+)
+_IRIS_COLOURS = (
+    (0.20, 0.11, 0.05), (0.36, 0.21, 0.09), (0.42, 0.37, 0.16), (0.27, 0.42, 0.24),
+    (0.27, 0.45, 0.66), (0.45, 0.50, 0.54),
+)
+_METALS = ((0.85, 0.68, 0.30), (0.80, 0.80, 0.82), (0.93, 0.91, 0.86))
+
+EDITS = {
+    "eyes_bigger": "eye openings 40 % taller and 10 % wider",
+    "eyes_smaller": "eye openings 30 % shorter",
+    "mouth_open": "mouth opened by 1 cm (the interior and teeth show)",
+    "mouth_closed": "mouth closed",
+    "glasses": "eyeglasses added",
+    "no_glasses": "eyeglasses removed",
+    "hat": "a cap added",
+    "hair_bald": "hair removed",
+    "hair_short": "short hair",
+    "hair_bangs": "short hair with bangs over the forehead",
+    "hair_bob": "chin-length hair",
+    "hair_long": "long hair down to the shoulders",
+}
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Everything that makes one SynthFaces identity (shape, colours, hair, accessories).
+
+    Shape factors are multiplicative (1.0 = average head); offsets are in centimetres.
+    """
+
+    head_width: float = 1.0
+    head_height: float = 1.0
+    head_depth: float = 1.0
+    jaw_width: float = 1.0
+    chin_drop: float = 0.0
+    cheek_fullness: float = 1.0
+    eye_spacing: float = 3.2
+    eye_open: float = 1.0
+    eye_width: float = 1.0
+    iris_size: float = 1.0
+    brow_height: float = 0.0
+    brow_thickness: float = 1.0
+    brow_arch: float = 0.3
+    brow_tilt: float = 0.0
+    nose_length: float = 1.0
+    nose_width: float = 1.0
+    nose_protrusion: float = 1.0
+    mouth_width: float = 1.0
+    mouth_open: float = 0.0
+    lip_thickness: float = 1.0
+    ear_size: float = 1.0
+    neck_width: float = 1.0
+    hair_style: str = "short"
+    hair_volume: float = 1.0
+    hairline: float = 0.0
+    skin_rgb: tuple[float, float, float] = _SKIN_TONES[2]
+    hair_rgb: tuple[float, float, float] = _HAIR_COLOURS[1]
+    brow_rgb: tuple[float, float, float] = _HAIR_COLOURS[1]
+    iris_rgb: tuple[float, float, float] = _IRIS_COLOURS[1]
+    lip_rgb: tuple[float, float, float] = (0.70, 0.38, 0.36)
+    cloth_rgb: tuple[float, float, float] = (0.20, 0.30, 0.55)
+    cloth_stripes: bool = False
+    neckline_depth: float = 1.0
+    glasses: bool = False
+    glasses_round: bool = False
+    glasses_rgb: tuple[float, float, float] = (0.08, 0.08, 0.09)
+    hat: bool = False
+    hat_rgb: tuple[float, float, float] = (0.70, 0.15, 0.12)
+    earrings: bool = False
+    earring_hoops: bool = False
+    earring_rgb: tuple[float, float, float] = _METALS[0]
+    necklace: bool = False
+    necklace_rgb: tuple[float, float, float] = _METALS[0]
+    background_top: tuple[float, float, float] = (0.80, 0.80, 0.80)
+    background_bottom: tuple[float, float, float] = (0.65, 0.65, 0.65)
+
+    def __post_init__(self) -> None:
+        if self.hair_style not in HAIR_STYLES:
+            raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary (colours rounded to 4 decimals)."""
+        out = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, tuple):
+                value = [round(float(v), 4) for v in value]
+            elif isinstance(value, float):
+                value = round(value, 4)
+            out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FaceParams:
+        """Inverse of :meth:`to_dict` (unknown keys are an error, missing keys take defaults)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown face parameters: {', '.join(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+
+def _jitter_colour(rng: np.random.Generator, rgb, amount: float) -> tuple[float, float, float]:
+    scale = 1.0 + rng.normal(0.0, amount)
+    tint = rng.normal(0.0, amount * 0.3, size=3)
+    return tuple(float(np.clip(c * scale + t, 0.0, 1.0)) for c, t in zip(rgb, tint))
+
+
+def _hsv_colour(
+    rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float], hue: tuple[float, float] = (0.0, 1.0)
+) -> tuple[float, float, float]:
+    h = rng.uniform(*hue) % 1.0
+    s = rng.uniform(*sat)
+    v = rng.uniform(*val)
+    return tuple(float(c) for c in colorsys.hsv_to_rgb(h, s, v))
+
+
+def sample_face_params(rng: np.random.Generator) -> FaceParams:
+    """Draw one identity from ``rng`` (the same generator state always gives the same identity)."""
+    u = rng.uniform
+    skin = _jitter_colour(rng, _SKIN_TONES[int(rng.integers(len(_SKIN_TONES)))], 0.04)
+    hair = _jitter_colour(rng, _HAIR_COLOURS[int(rng.integers(len(_HAIR_COLOURS)))], 0.06)
+    brow = tuple(float(c * 0.8) for c in hair)
+    if rng.uniform() < 0.25:  # bleached or grey hair often keeps darker brows
+        brow = tuple(float(c * 0.45) for c in hair)
+    lip_base = np.array(skin) * 0.55 + np.array((0.72, 0.28, 0.30)) * 0.45
+    lipstick = rng.uniform() < 0.2
+    if lipstick:
+        lip = _hsv_colour(rng, (0.55, 0.8), (0.45, 0.75), hue=(0.93, 1.02))
+    else:
+        lip = tuple(float(c) for c in lip_base * u(0.85, 1.0))
+    style = str(rng.choice(HAIR_STYLES, p=(0.08, 0.32, 0.18, 0.17, 0.25)))
+    bg_top = _hsv_colour(rng, (0.0, 0.35), (0.35, 0.95))
+    plain = rng.uniform() < 0.4
+    bg_bottom = bg_top if plain else tuple(float(np.clip(c * u(0.6, 0.95), 0, 1)) for c in bg_top)
+    mouth_open = float(u(0.25, 1.1)) if rng.uniform() < 0.3 else 0.0
+    return FaceParams(
+        head_width=u(0.92, 1.08),
+        head_height=u(0.94, 1.06),
+        head_depth=u(0.94, 1.06),
+        jaw_width=u(0.85, 1.12),
+        chin_drop=u(-0.5, 0.7),
+        cheek_fullness=u(0.8, 1.2),
+        eye_spacing=u(3.0, 3.4),
+        eye_open=u(0.8, 1.2),
+        eye_width=u(0.9, 1.1),
+        iris_size=u(0.9, 1.1),
+        brow_height=u(-0.25, 0.35),
+        brow_thickness=u(0.7, 1.4),
+        brow_arch=u(0.0, 0.6),
+        brow_tilt=u(-0.12, 0.12),
+        nose_length=u(0.85, 1.15),
+        nose_width=u(0.8, 1.25),
+        nose_protrusion=u(0.85, 1.15),
+        mouth_width=u(0.85, 1.15),
+        mouth_open=mouth_open,
+        lip_thickness=u(0.7, 1.3),
+        ear_size=u(0.85, 1.15),
+        neck_width=u(0.85, 1.1),
+        hair_style=style,
+        hair_volume=u(0.6, 1.5),
+        hairline=u(-0.6, 0.8),
+        skin_rgb=skin,
+        hair_rgb=hair,
+        brow_rgb=brow,
+        iris_rgb=_jitter_colour(rng, _IRIS_COLOURS[int(rng.integers(len(_IRIS_COLOURS)))], 0.05),
+        lip_rgb=lip,
+        cloth_rgb=_hsv_colour(rng, (0.0, 0.8), (0.12, 0.9)),
+        cloth_stripes=bool(rng.uniform() < 0.15),
+        neckline_depth=u(0.6, 1.6),
+        glasses=bool(rng.uniform() < 0.18),
+        glasses_round=bool(rng.uniform() < 0.4),
+        glasses_rgb=_hsv_colour(rng, (0.0, 0.6), (0.05, 0.5)),
+        hat=bool(rng.uniform() < 0.07),
+        hat_rgb=_hsv_colour(rng, (0.2, 0.9), (0.2, 0.85)),
+        earrings=bool(rng.uniform() < 0.2),
+        earring_hoops=bool(rng.uniform() < 0.5),
+        earring_rgb=_METALS[int(rng.integers(len(_METALS)))],
+        necklace=bool(rng.uniform() < 0.15),
+        necklace_rgb=_METALS[int(rng.integers(len(_METALS)))],
+        background_top=bg_top,
+        background_bottom=bg_bottom,
+    )
+
+
+def apply_edit(params: FaceParams, edit: str) -> FaceParams:
+    """Return ``params`` changed by a named edit (see :data:`EDITS`)."""
+    if edit not in EDITS:
+        raise ValueError(f"unknown edit {edit!r}; known edits: {', '.join(sorted(EDITS))}")
+    if edit == "eyes_bigger":
+        return replace(params, eye_open=params.eye_open * 1.4, eye_width=params.eye_width * 1.1)
+    if edit == "eyes_smaller":
+        return replace(params, eye_open=params.eye_open * 0.7)
+    if edit == "mouth_open":
+        return replace(params, mouth_open=1.0)
+    if edit == "mouth_closed":
+        return replace(params, mouth_open=0.0)
+    if edit == "glasses":
+        return replace(params, glasses=True)
+    if edit == "no_glasses":
+        return replace(params, glasses=False)
+    if edit == "hat":
+        return replace(params, hat=True)
+    return replace(params, hair_style=edit.removeprefix("hair_"))
