@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="seed of the sampling jitter (reproducible renders)")
     r.add_argument("--deterministic", action="store_true", help="no jitter, deterministic importance sampling")
     r.add_argument("--style-seed", type=int, default=None, help="mix in a random style drawn with this seed")
-    r.add_argument("--style-layers", type=_layers, default=[8], help="FiLM layers that take the style: 8 = colour, 6,7,8 = texture")
+    r.add_argument("--style-layers", type=_layers, default=None,
+                   help="FiLM layers that take the style, e.g. 8 = colour, 6,7,8 = texture (default: the colour layer)")
     r.add_argument("--style-seed2", type=int, default=None, help="second style seed to blend with (paper Fig. 5)")
     r.add_argument("--style-alpha", type=float, default=0.5, help="blend factor towards --style-seed2")
     r.add_argument("--views", choices=["single", "preview", "front", "orbit"], default="single",
@@ -108,14 +109,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
+    from .trajectories import front_trajectory, orbit_trajectory, preview_poses
 
     model = _load_model(args.model, _device(args.device))
     scene = model.encode(args.mask, scheme=args.scheme)
     scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2, alpha=args.style_alpha)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    common = dict(size=args.size, samples=args.samples, seed=args.seed)
+    common = {"size": args.size, "samples": args.samples, "seed": args.seed}
     if args.views == "single":
         image, depth = model.render(scene, args.yaw, args.pitch, args.fov, deterministic=args.deterministic, return_depth=True, **common)
         tiles = [image]

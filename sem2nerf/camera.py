@@ -22,16 +22,16 @@ import torch.nn.functional as F
 
 __all__ = [
     "PHI_EPS",
-    "angles_to_renderer",
-    "renderer_to_angles",
-    "camera_origin",
-    "look_at_rotation",
-    "camera_to_world",
-    "ray_directions",
     "PatchSchedule",
+    "angles_to_renderer",
+    "camera_origin",
+    "camera_to_world",
+    "look_at_rotation",
     "patch_min_scale",
-    "sample_patch_pattern",
     "patch_ray_directions",
+    "ray_directions",
+    "renderer_to_angles",
+    "sample_patch_pattern",
 ]
 
 PHI_EPS = 1e-5  # the polar angle is clamped to [eps, pi - eps] so that the look-at frame is defined

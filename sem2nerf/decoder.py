@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["MappingNetwork", "PiGANDecoder", "ModulatedField", "LOCKED_VIEW_DIRECTION", "official_decoder_key_map"]
+__all__ = ["LOCKED_VIEW_DIRECTION", "MappingNetwork", "ModulatedField", "PiGANDecoder", "official_decoder_key_map"]
 
 # The view direction fed to the colour branch when view dependence is locked (official-sem2nerf.md 1.6).
 LOCKED_VIEW_DIRECTION = (0.0, 0.0, -1.0)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Domain", "get_domain", "list_domains", "register_domain", "read_pose_file", "write_pose_file"]
+__all__ = ["Domain", "get_domain", "list_domains", "read_pose_file", "register_domain", "write_pose_file"]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Sem2NeRFError", "MaskError", "ModelLoadError"]
+__all__ = ["MaskError", "ModelLoadError", "Sem2NeRFError"]
 
 
 class Sem2NeRFError(Exception):

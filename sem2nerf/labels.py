@@ -16,9 +16,9 @@ import numpy as np
 
 __all__ = [
     "LabelScheme",
-    "register_label_scheme",
     "get_label_scheme",
     "list_label_schemes",
+    "register_label_scheme",
 ]
 
 

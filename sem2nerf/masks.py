@@ -25,13 +25,13 @@ from .errors import MaskError
 from .labels import LabelScheme, get_label_scheme
 
 __all__ = [
+    "MAX_MASK_SIDE",
     "LabelMask",
-    "load_mask",
-    "snap_to_palette",
     "contour_map",
     "distance_field",
     "encoder_input",
-    "MAX_MASK_SIDE",
+    "load_mask",
+    "snap_to_palette",
 ]
 
 # Masks larger than this (per side) are reduced with nearest-neighbour sampling before any work:
@@ -58,13 +58,13 @@ class LabelMask:
         """(height, width)."""
         return self.labels.shape[0], self.labels.shape[1]
 
-    def merged(self) -> "LabelMask":
+    def merged(self) -> LabelMask:
         """The mask in the scheme this one merges into (itself if there is none)."""
         if self.scheme.merge_into is None:
             return self
         return LabelMask(self.scheme.merge(self.labels), get_label_scheme(self.scheme.merge_into))
 
-    def to_scheme(self, scheme: str | LabelScheme) -> "LabelMask":
+    def to_scheme(self, scheme: str | LabelScheme) -> LabelMask:
         """Convert to ``scheme``: the same scheme, or its merged target."""
         scheme = get_label_scheme(scheme)
         if scheme.name == self.scheme.name:
@@ -310,7 +310,7 @@ def _frame(image: Image.Image, size: int, domain: Domain) -> Image.Image:
     if domain.mask_load_size is not None and domain.mask_crop_size is not None:
         load, crop = domain.mask_load_size, domain.mask_crop_size
         image = image.resize((load, load), Image.NEAREST)
-        top = int(round((load - crop) / 2.0))
+        top = round((load - crop) / 2.0)
         image = image.crop((top, top, top + crop, top + crop))
     return image.resize((size, size), Image.NEAREST)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 from huggingface_hub import ModelCard, PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image
+from torch import nn
 
 from .camera import angles_to_renderer, camera_to_world
 from .decoder import ModulatedField, PiGANDecoder
@@ -31,7 +31,7 @@ from .masks import LabelMask, encoder_input, load_mask
 from .renderer import RenderOptions, RenderOutput, render_image
 from .trajectories import Pose
 
-__all__ = ["Sem2NeRF", "Scene", "DEFAULT_STYLE_LAYERS", "TEXTURE_STYLE_LAYERS"]
+__all__ = ["DEFAULT_STYLE_LAYERS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF"]
 
 DEFAULT_STYLE_LAYERS: tuple[int, ...] = (8,)  # official default: the colour FiLM layer only
 TEXTURE_STYLE_LAYERS: tuple[int, ...] = (6, 7, 8)
@@ -259,7 +259,7 @@ class Sem2NeRF(
         self,
         scene: Scene,
         seed: int | None,
-        layers: Iterable[int] = DEFAULT_STYLE_LAYERS,
+        layers: Iterable[int] | None = None,
         *,
         seed2: int | None = None,
         alpha: float = 0.0,
@@ -268,14 +268,15 @@ class Sem2NeRF(
 
         Args:
             seed: style seed (``None`` returns the scene unchanged).
-            layers: FiLM layer indices 0-8 (8 = colour only, the official default; 6-8 = texture).
+            layers: FiLM layer indices 0-8 for the official decoder (8 = colour only, 6-8 = texture);
+                ``None`` = the colour layer (the last one), the official default.
             seed2, alpha: blend linearly between the styles of ``seed`` and ``seed2`` (paper Fig. 5):
                 ``(1 - alpha) * style(seed) + alpha * style(seed2)``.
         """
         if seed is None:
             return scene
-        layers = sorted(set(int(i) for i in layers))
         n = self.decoder.num_film_layers
+        layers = sorted({int(i) for i in layers}) if layers is not None else [n - 1]
         if not layers or layers[0] < 0 or layers[-1] >= n:
             raise ValueError(f"style layers must be a non-empty subset of 0-{n - 1}, got {layers}")
         if not 0.0 <= alpha <= 1.0:
@@ -384,7 +385,7 @@ class Sem2NeRF(
         return super().generate_model_card(*args, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "Sem2NeRF":
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> Sem2NeRF:
         """Load a model from a local folder or a Hugging Face Hub repo id (``config.json`` + ``model.safetensors``).
 
         Loading is strict: missing, unexpected or mis-shaped weights raise :class:`ModelLoadError`
@@ -435,7 +436,7 @@ class Sem2NeRF(
         map_location: str | torch.device = "cpu",
         strict: bool = True,
         **model_kwargs,
-    ) -> "Sem2NeRF":
+    ) -> Sem2NeRF:
         if os.path.isdir(model_id):
             weights_file = os.path.join(model_id, WEIGHTS_NAME)
         else:

@@ -11,8 +11,9 @@ the whole ray batch up front, so a seed gives the same image for every chunk siz
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -20,14 +21,14 @@ from .camera import patch_ray_directions, ray_directions
 
 __all__ = [
     "Field",
-    "RenderOptions",
     "RayBundle",
+    "RenderOptions",
     "RenderOutput",
     "integrate",
-    "sample_pdf",
-    "render_rays",
     "render_image",
     "render_patch",
+    "render_rays",
+    "sample_pdf",
 ]
 
 Field = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -81,7 +82,7 @@ class RenderOptions:
     def fine_samples(self) -> int:
         return self.num_samples if self.num_fine is None else self.num_fine
 
-    def with_(self, **changes) -> "RenderOptions":
+    def with_(self, **changes) -> RenderOptions:
         """A copy with some fields changed."""
         return replace(self, **changes)
 

@@ -8,18 +8,18 @@ import torch
 
 from sem2nerf import Sem2NeRF
 
-TINY_CONFIG = dict(
-    encoder_size=64,
-    encoder_embed_dim=24,
-    encoder_depths=(1, 1),
-    encoder_num_heads=(1, 2),
-    encoder_window_size=4,
-    decoder_hidden_dim=32,
-    decoder_num_layers=3,
-    decoder_z_dim=16,
-    decoder_mapping_hidden_dim=32,
-    latent_avg_samples=512,
-)
+TINY_CONFIG = {
+    "encoder_size": 64,
+    "encoder_embed_dim": 24,
+    "encoder_depths": (1, 1),
+    "encoder_num_heads": (1, 2),
+    "encoder_window_size": 4,
+    "decoder_hidden_dim": 32,
+    "decoder_num_layers": 3,
+    "decoder_z_dim": 16,
+    "decoder_mapping_hidden_dim": 32,
+    "latent_avg_samples": 512,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,9 @@ def face_mask(size: int = 256) -> np.ndarray:
 
     m = np.zeros((size, size), np.uint8)
     s = size / 256
-    c = lambda v: int(round(v * s))  # noqa: E731
+    def c(v: float) -> int:
+        return round(v * s)
+
     cv2.rectangle(m, (c(20), c(200)), (c(236), c(255)), 18, -1)  # cloth
     cv2.rectangle(m, (c(100), c(170)), (c(156), c(215)), 17, -1)  # neck
     cv2.ellipse(m, (c(128), c(110)), (c(70), c(90)), 0, 0, 360, 13, -1)  # hair

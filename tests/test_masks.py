@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import face_mask
 from PIL import Image
 
-from conftest import face_mask
 from sem2nerf import MaskError, encoder_input, get_label_scheme, load_mask
 from sem2nerf.masks import contour_map, distance_field
 
@@ -40,11 +40,11 @@ def test_anti_aliased_palette_edges_snap_to_the_adjoining_classes(kind):
     if kind == "supersampled":
         smooth = cv2.resize(RAW.colorize(fine), (128, 128), interpolation=cv2.INTER_AREA)
         ref = fine[::4, ::4]
-        footprint = lambda y, x: fine[4 * y : 4 * y + 4, 4 * x : 4 * x + 4]  # noqa: E731
+        footprint = lambda y, x: fine[4 * y : 4 * y + 4, 4 * x : 4 * x + 4]
     else:
         smooth = cv2.GaussianBlur(RAW.colorize(fine), (7, 7), 1.2)
         ref = fine
-        footprint = lambda y, x: fine[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4]  # noqa: E731
+        footprint = lambda y, x: fine[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4]
     got = load_mask(smooth).labels
     assert (got == ref).mean() > 0.97
     foreign = [got[y, x] not in footprint(y, x) for y, x in zip(*np.nonzero(got != ref))]
