@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .registry import Registry
+
 __all__ = ["Domain", "get_domain", "list_domains", "read_pose_file", "register_domain", "write_pose_file"]
 
 
@@ -63,30 +65,22 @@ class Domain:
         return self.mask_crop_size / self.mask_load_size
 
 
-_DOMAINS: dict[str, Domain] = {}
+_DOMAINS: Registry[Domain] = Registry("domain", Domain)
 
 
 def register_domain(domain: Domain, *, overwrite: bool = False) -> Domain:
     """Make a domain available by name."""
-    if domain.name in _DOMAINS and not overwrite:
-        raise ValueError(f"a domain named {domain.name!r} is already registered")
-    _DOMAINS[domain.name] = domain
-    return domain
+    return _DOMAINS.register(domain, overwrite)
 
 
 def get_domain(name: str | Domain) -> Domain:
     """Look a domain up by name (a :class:`Domain` is returned as it is)."""
-    if isinstance(name, Domain):
-        return name
-    try:
-        return _DOMAINS[name]
-    except KeyError:
-        raise KeyError(f"unknown domain {name!r}; known domains: {', '.join(sorted(_DOMAINS))}") from None
+    return _DOMAINS.get(name)
 
 
 def list_domains() -> list[str]:
     """Names of all registered domains."""
-    return sorted(_DOMAINS)
+    return _DOMAINS.names()
 
 
 CELEBAMASK_HQ = register_domain(Domain(

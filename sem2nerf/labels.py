@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .registry import Registry
+
 __all__ = [
     "LabelScheme",
     "get_label_scheme",
@@ -78,36 +80,28 @@ class LabelScheme:
             raise ValueError(f"scheme {self.name!r} has no class {name!r}; classes: {', '.join(self.class_names)}") from None
 
 
-_REGISTRY: dict[str, LabelScheme] = {}
+_REGISTRY: Registry[LabelScheme] = Registry("label scheme", LabelScheme)
 
 
 def register_label_scheme(scheme: LabelScheme, *, overwrite: bool = False) -> LabelScheme:
     """Add a scheme to the registry so that it can be named everywhere (CLI, app, config)."""
-    if scheme.name in _REGISTRY and not overwrite:
-        raise ValueError(f"a label scheme named {scheme.name!r} is already registered")
     if scheme.merge_into is not None:
-        target = _REGISTRY.get(scheme.merge_into)
-        if target is None:
+        if scheme.merge_into not in _REGISTRY.names():
             raise ValueError(f"scheme {scheme.name!r} merges into unknown scheme {scheme.merge_into!r}")
+        target = _REGISTRY.get(scheme.merge_into)
         if max(scheme.merge_map) >= target.num_classes or min(scheme.merge_map) < 0:
             raise ValueError(f"scheme {scheme.name!r}: merge_map has ids outside {target.name!r}")
-    _REGISTRY[scheme.name] = scheme
-    return scheme
+    return _REGISTRY.register(scheme, overwrite)
 
 
 def get_label_scheme(name: str | LabelScheme) -> LabelScheme:
     """Look a scheme up by name (a :class:`LabelScheme` is returned as it is)."""
-    if isinstance(name, LabelScheme):
-        return name
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown label scheme {name!r}; known schemes: {', '.join(sorted(_REGISTRY))}") from None
+    return _REGISTRY.get(name)
 
 
 def list_label_schemes() -> list[str]:
     """Names of all registered schemes."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 # --- the built-in schemes (official-sem2nerf.md 5.1-5.4) ---------------------------------------

@@ -50,7 +50,7 @@ def test_register_and_reject_bad_schemes():
     assert get_label_scheme("test_two_class") is scheme
     with pytest.raises(ValueError, match="colours"):
         LabelScheme("bad", ("a", "b"), ((0, 0, 0),))
-    with pytest.raises(KeyError, match="known schemes"):
+    with pytest.raises(KeyError, match="known label schemes"):
         get_label_scheme("no_such_scheme")
     with pytest.raises(ValueError, match="unknown scheme"):
         register_label_scheme(LabelScheme("x", ("a",), ((0, 0, 0),), merge_into="nope", merge_map=(0,)))
