@@ -77,13 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schemes", help="list the label schemes with their class ids, names and colours")
 
-    try:
-        from .synthfaces import add_synth_arguments
-    except ImportError:  # pragma: no cover - SynthFaces is part of the package
-        add_synth_arguments = None
-    if add_synth_arguments is not None:
-        s = sub.add_parser("synth", help="generate a SynthFaces data set (procedural 3D heads, CelebAMask-HQ layout)")
-        add_synth_arguments(s)
+    from .synthfaces import add_synth_arguments
+
+    s = sub.add_parser("synth", help="generate a SynthFaces data set (procedural 3D heads, CelebAMask-HQ layout)")
+    add_synth_arguments(s)
     return parser
 
 
@@ -97,10 +94,9 @@ def _device(name: str):
 
 def _load_model(name: str | None, device):
     from . import Sem2NeRF
+    from .errors import ModelLoadError
 
     if not name:
-        from .errors import ModelLoadError
-
         raise ModelLoadError(f"no model given: pass --model FOLDER_OR_REPO_ID or set ${MODEL_ENV}")
     return Sem2NeRF.from_pretrained(name).to(device)
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-__all__ = ["HAIR_STYLES", "EDITS", "FaceParams", "sample_face_params", "apply_edit"]
+__all__ = ["EDITS", "HAIR_STYLES", "FaceParams", "apply_edit", "sample_face_params"]
 
 HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")
 
@@ -24,6 +24,7 @@ _HAIR_COLOURS = (
     (0.05, 0.04, 0.04), (0.14, 0.09, 0.06), (0.28, 0.18, 0.10), (0.45, 0.31, 0.18),
     (0.78, 0.63, 0.40), (0.52, 0.21, 0.09), (0.58, 0.58, 0.58), (0.86, 0.85, 0.82),
 )
+_HAIR_WEIGHTS = (0.22, 0.22, 0.18, 0.12, 0.12, 0.06, 0.05, 0.03)  # black ... white
 _IRIS_COLOURS = (
     (0.20, 0.11, 0.05), (0.36, 0.21, 0.09), (0.42, 0.37, 0.16), (0.27, 0.42, 0.24),
     (0.27, 0.45, 0.66), (0.45, 0.50, 0.54),
@@ -104,15 +105,8 @@ class FaceParams:
             raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
 
     def to_dict(self) -> dict:
-        """A JSON-ready dictionary (colours rounded to 4 decimals)."""
-        out = {}
-        for key, value in asdict(self).items():
-            if isinstance(value, tuple):
-                value = [round(float(v), 4) for v in value]
-            elif isinstance(value, float):
-                value = round(value, 4)
-            out[key] = value
-        return out
+        """A JSON-ready dictionary; :meth:`from_dict` rebuilds exactly the same parameters from it."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> FaceParams:
@@ -128,7 +122,7 @@ class FaceParams:
 def _jitter_colour(rng: np.random.Generator, rgb, amount: float) -> tuple[float, float, float]:
     scale = 1.0 + rng.normal(0.0, amount)
     tint = rng.normal(0.0, amount * 0.3, size=3)
-    return tuple(float(np.clip(c * scale + t, 0.0, 1.0)) for c, t in zip(rgb, tint))
+    return tuple(float(np.clip(c * scale + t, 0.0, 1.0)) for c, t in zip(rgb, tint, strict=True))
 
 
 def _hsv_colour(
@@ -144,11 +138,11 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
     """Draw one identity from ``rng`` (the same generator state always gives the same identity)."""
     u = rng.uniform
     skin = _jitter_colour(rng, _SKIN_TONES[int(rng.integers(len(_SKIN_TONES)))], 0.04)
-    hair = _jitter_colour(rng, _HAIR_COLOURS[int(rng.integers(len(_HAIR_COLOURS)))], 0.06)
+    hair = _jitter_colour(rng, _HAIR_COLOURS[int(rng.choice(len(_HAIR_COLOURS), p=_HAIR_WEIGHTS))], 0.06)
     brow = tuple(float(c * 0.8) for c in hair)
     if rng.uniform() < 0.25:  # bleached or grey hair often keeps darker brows
         brow = tuple(float(c * 0.45) for c in hair)
-    lip_base = np.array(skin) * 0.55 + np.array((0.72, 0.28, 0.30)) * 0.45
+    lip_base = np.array(skin) * 0.62 + np.array((0.70, 0.30, 0.32)) * 0.38
     lipstick = rng.uniform() < 0.2
     if lipstick:
         lip = _hsv_colour(rng, (0.55, 0.8), (0.45, 0.75), hue=(0.93, 1.02))

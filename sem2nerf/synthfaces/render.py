@@ -19,15 +19,17 @@ import numpy as np
 import torch
 
 from ..camera import angles_to_renderer, camera_origin, look_at_rotation, ray_directions
+from . import sdf
 from .head import SynthHead
 
-__all__ = ["HEAD_SCALE", "HEAD_OFFSET", "BOX_HALF", "Light", "full_fov", "head_bounds", "render_views"]
+__all__ = ["BOX_HALF", "HEAD_OFFSET", "HEAD_SCALE", "Light", "full_fov", "head_bounds", "render_views"]
 
 HEAD_SCALE = 0.0078  # world units per centimetre of the head frame
 HEAD_OFFSET = (0.0, 0.018, 0.0)  # world position of the head-frame origin
 BOX_HALF = 0.12  # half side of the pi-GAN box that holds the subject
 
-_EPS = 0.01  # surface hit tolerance, cm
+_EPS = 0.01  # smallest surface hit tolerance, cm
+_PIXEL_EPS = 0.25  # a ray hits when it passes within this fraction of a pixel footprint of a surface
 _STEP = 0.9  # sphere-tracing step factor (blends and ellipsoids are not exact distances)
 _MAX_STEPS = 96
 
@@ -60,58 +62,63 @@ def full_fov(size: int, fov: float = 12.0, crop_fraction: float = 0.8) -> float:
 
 
 def head_bounds() -> tuple[torch.Tensor, torch.Tensor]:
-    """The pi-GAN box ``[-0.12, 0.12]^3`` expressed in the head frame (centimetres)."""
-    offset = torch.tensor(HEAD_OFFSET)
+    """The pi-GAN box ``[-0.12, 0.12]^3`` in the head frame (centimetres), as ``(3, 1)`` corners."""
+    offset = torch.tensor(HEAD_OFFSET).reshape(3, 1)
     return (-BOX_HALF - offset) / HEAD_SCALE, (BOX_HALF - offset) / HEAD_SCALE
 
 
 def _sphere_trace(head: SynthHead, origins: torch.Tensor, dirs: torch.Tensor, t0: torch.Tensor,
-                  t1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """March every ray from ``t0`` towards ``t1``; return (hit mask, distance along the ray)."""
+                  t1: torch.Tensor, pixel_angle: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """March rays ``(3, N)`` from ``t0`` towards ``t1``; return (hit mask, distance along the ray).
+
+    The hit tolerance grows with the pixel footprint (``t * pixel_angle``), so rays that graze a
+    surface stop within a fraction of a pixel instead of creeping along it.
+    """
     t = t0.clone()
     hit = torch.zeros_like(t, dtype=torch.bool)
-    active = torch.nonzero(t0 < t1).squeeze(1)
     last = torch.full_like(t, float("inf"))
+    active = torch.nonzero(t0 < t1).squeeze(1)
     for _ in range(_MAX_STEPS):
         if active.numel() == 0:
             break
         ta = t[active]
-        d = head.distance(origins[active] + dirs[active] * ta[:, None])
-        done = d < _EPS
+        d = head.distance(origins[:, active] + dirs[:, active] * ta)
+        done = d < (_PIXEL_EPS * pixel_angle * ta).clamp_min(_EPS)
         hit[active[done]] = True
         ta = torch.where(done, ta, ta + _STEP * d)
         t[active] = ta
         last[active] = d
         active = active[~done & (ta < t1[active])]
-    # rays still marching (grazing a surface) count as hits when they are close enough
-    stalled = ~hit & (t < t1) & (last < 10 * _EPS)
-    return hit | stalled, t
+    # rays still marching after the last step graze a surface: they hit when they are close enough
+    return hit | ((t < t1) & (last < 4 * _PIXEL_EPS * pixel_angle * t)), t
 
 
 def _box_interval(origins: torch.Tensor, dirs: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor):
-    """Slab test: entry and exit distances of rays through the box ``[lo, hi]``."""
+    """Slab test: entry and exit distances of rays ``(3, N)`` through the box ``[lo, hi]``."""
     inv = 1.0 / torch.where(dirs.abs() < 1e-9, torch.full_like(dirs, 1e-9), dirs)
     a = (lo - origins) * inv
     b = (hi - origins) * inv
-    return torch.minimum(a, b).max(dim=-1).values, torch.maximum(a, b).min(dim=-1).values
+    return torch.minimum(a, b).max(dim=0).values, torch.maximum(a, b).min(dim=0).values
+
+
+_TETRA = torch.tensor(((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0)))
 
 
 def _normals(head: SynthHead, p: torch.Tensor, h: float = 0.01) -> torch.Tensor:
-    """Unit surface normals from four tetrahedral differences of the distance."""
-    ks = torch.tensor(((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0)))
-    n = p.shape[0]
-    d = head.distance((p[None] + h * ks[:, None]).reshape(-1, 3)).reshape(4, n)
-    return torch.nn.functional.normalize((ks[:, None] * d[..., None]).sum(0), dim=-1)
+    """Unit surface normals ``(3, N)`` from four tetrahedral differences of the distance."""
+    n = p.shape[1]
+    d = head.distance(torch.cat([p + h * k[:, None] for k in _TETRA], dim=1)).reshape(4, n)
+    g = (_TETRA.T[:, :, None] * d[None]).sum(1)
+    return g / sdf.norm(g).clamp_min(1e-9)
 
 
 def _occlusion(head: SynthHead, p: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
     """Cheap ambient occlusion: how far the distance falls short of the offset along the normal."""
     steps = (0.35, 0.9, 1.8)
     weights = (0.45, 0.35, 0.2)
-    n = p.shape[0]
-    pts = torch.cat([p + s * normals for s in steps])
-    d = head.distance(pts).reshape(len(steps), n)
-    occ = sum(w * (s - d[i]).clamp_min(0.0) / s for i, (s, w) in enumerate(zip(steps, weights)))
+    n = p.shape[1]
+    d = head.distance(torch.cat([p + s * normals for s in steps], dim=1)).reshape(len(steps), n)
+    occ = sum(w * (s - d[i]).clamp_min(0.0) / s for i, (s, w) in enumerate(zip(steps, weights, strict=True)))
     return (1.0 - 1.2 * occ).clamp(0.35, 1.0)
 
 
@@ -148,50 +155,52 @@ def render_views(
     theta, phi = angles_to_renderer(torch.tensor(yaws, dtype=torch.float32), torch.tensor(pitches, dtype=torch.float32))
     origins_w = camera_origin(theta, phi)  # (V, 3)
     rot = look_at_rotation(origins_w)  # (V, 3, 3), columns right, up, backward
-    cam_dirs = ray_directions(size, size, fov)  # (S*S, 3)
-    dirs = torch.einsum("vij,nj->vni", rot, cam_dirs).reshape(-1, 3)
+    cam = ray_directions(size, size, fov).T  # (3, S*S)
+    # element-wise products rather than a matmul, so that results never depend on the thread count
+    dirs = (rot[:, :, :, None] * cam[None, None]).sum(2).permute(1, 0, 2).reshape(3, -1)
     offset = torch.tensor(HEAD_OFFSET)
-    origins = ((origins_w - offset) / HEAD_SCALE)[:, None].expand(views, size * size, 3).reshape(-1, 3)
-    light_w = torch.einsum("vij,vj->vi", rot, torch.nn.functional.normalize(
-        torch.tensor([lt.direction for lt in lights], dtype=torch.float32), dim=-1))
+    origins = ((origins_w - offset) / HEAD_SCALE).T[:, :, None].expand(3, views, size * size).reshape(3, -1)
+    light_dirs = torch.tensor([lt.direction for lt in lights], dtype=torch.float32)
+    light_dirs = light_dirs / light_dirs.norm(dim=-1, keepdim=True)
+    light_w = (rot * light_dirs[:, None, :]).sum(-1).T  # (3, V)
+    ambient = torch.tensor([lt.ambient for lt in lights])
+    diffuse = torch.tensor([lt.diffuse for lt in lights])
     n_rays = views * size * size
-    view_of_ray = torch.arange(views).repeat_interleave(size * size)
+    pixel_angle = 2.0 * math.tan(math.radians(fov) / 2.0) / max(size - 1, 1)
     rgb = torch.zeros(n_rays, 3)
     labels = torch.zeros(n_rays, dtype=torch.uint8)
     depth = torch.zeros(n_rays)
     with torch.inference_mode():
         for start in range(0, n_rays, max_rays):
-            sl = slice(start, min(start + max_rays, n_rays))
-            o, d = origins[sl], dirs[sl]
+            o, d = origins[:, start:start + max_rays], dirs[:, start:start + max_rays]
             entry, exit_ = _box_interval(o, d, head.lo, head.hi)
             t0 = torch.clamp(entry, min=ray_start / HEAD_SCALE)
             t1 = torch.clamp(exit_, max=ray_end / HEAD_SCALE)
-            hit, t = _sphere_trace(head, o, d, t0, t1)
+            hit, t = _sphere_trace(head, o, d, t0, t1, pixel_angle)
             idx = torch.nonzero(hit).squeeze(1)
             if idx.numel() == 0:
                 continue
-            p = o[idx] + d[idx] * t[idx, None]
+            di, ti = d[:, idx], t[idx]
+            p = o[:, idx] + di * ti
             lab = head.labels(p)
             albedo, spec = head.albedo(p, lab)
             normals = _normals(head, p)
             ao = _occlusion(head, p, normals)
-            view = view_of_ray[sl][idx]
-            light = light_w[view]
-            amb = torch.tensor([lt.ambient for lt in lights])[view]
-            kd = torch.tensor([lt.diffuse for lt in lights])[view]
-            ndl = (normals * light).sum(-1)
+            view = torch.div(idx + start, size * size, rounding_mode="floor")
+            light = light_w[:, view]
+            ndl = (normals * light).sum(0)
             wrap = ((ndl + 0.3) / 1.3).clamp_min(0.0)
-            half = torch.nn.functional.normalize(light - d[idx], dim=-1)
-            highlight = (normals * half).sum(-1).clamp_min(0.0) ** 40 * spec * (ndl > 0)
-            shade = albedo * (amb * ao + kd * wrap)[:, None] + (0.6 * highlight)[:, None]
+            half = light - di
+            half = half / sdf.norm(half).clamp_min(1e-9)
+            highlight = (normals * half).sum(0).clamp_min(0.0) ** 40 * spec * (ndl > 0)
+            shade = albedo * (ambient[view] * ao + diffuse[view] * wrap)[:, None] + (0.6 * highlight)[:, None]
             gi = idx + start
             rgb[gi] = shade.clamp(0.0, 1.0)
             labels[gi] = lab.to(torch.uint8)
-            depth[gi] = t[idx] * HEAD_SCALE
-    background = _background(head, size)  # (S, S, 3)
+            depth[gi] = ti * HEAD_SCALE
     rgb = rgb.reshape(views, size, size, 3)
     labels = labels.reshape(views, size, size)
-    rgb = torch.where((labels > 0)[..., None], rgb, background[None])
+    rgb = torch.where((labels > 0)[..., None], rgb, _background(head, size)[None])
     return {
         "rgb": (rgb * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).numpy(),
         "labels": labels.numpy(),
