@@ -305,14 +305,24 @@ def distance_field(contour: np.ndarray) -> np.ndarray:
     return (dist * 255).astype(np.uint8)
 
 
+def crop_to_domain(image: Image.Image, domain: str | Domain, resample: int = Image.NEAREST) -> Image.Image:
+    """The domain's framing: resize to ``mask_load_size`` then centre-crop ``mask_crop_size``.
+
+    For CelebAMask-HQ that is 320 -> 256, the central 80 % (official-sem2nerf.md 4.4), with
+    torchvision's PIL semantics; domains without a crop return the image unchanged.
+    """
+    domain = get_domain(domain)
+    if domain.mask_load_size is None or domain.mask_crop_size is None:
+        return image
+    load, crop = domain.mask_load_size, domain.mask_crop_size
+    image = image.resize((load, load), resample)
+    top = round((load - crop) / 2.0)
+    return image.crop((top, top, top + crop, top + crop))
+
+
 def _frame(image: Image.Image, size: int, domain: Domain) -> Image.Image:
-    """The domain's crop then the encoder resize, nearest-neighbour (torchvision's PIL semantics)."""
-    if domain.mask_load_size is not None and domain.mask_crop_size is not None:
-        load, crop = domain.mask_load_size, domain.mask_crop_size
-        image = image.resize((load, load), Image.NEAREST)
-        top = round((load - crop) / 2.0)
-        image = image.crop((top, top, top + crop, top + crop))
-    return image.resize((size, size), Image.NEAREST)
+    """The domain's crop then the encoder resize, nearest-neighbour."""
+    return crop_to_domain(image, domain).resize((size, size), Image.NEAREST)
 
 
 def encoder_input(

@@ -34,6 +34,7 @@ import torch
 from PIL import Image
 
 from ..domains import get_domain, write_pose_file
+from ..masks import crop_to_domain
 from .head import SynthHead
 from .params import FaceParams, sample_face_params
 from .render import BOX_HALF, HEAD_OFFSET, HEAD_SCALE, Light, full_fov, head_bounds, render_views
@@ -118,17 +119,8 @@ def read_depth(path: str | os.PathLike) -> np.ndarray:
 
 
 def domain_center_crop(array: np.ndarray, domain: str = DOMAIN, resample: int = Image.NEAREST) -> np.ndarray:
-    """The domain's mask framing: resize to ``mask_load_size`` then centre-crop ``mask_crop_size``.
-
-    For ``celebamask_hq`` that is 320 -> 256, the central 80 % (official-sem2nerf.md 4.4).
-    """
-    dom = get_domain(domain)
-    if dom.mask_load_size is None or dom.mask_crop_size is None:
-        return array
-    load, crop = dom.mask_load_size, dom.mask_crop_size
-    image = Image.fromarray(array).resize((load, load), resample)
-    top = round((load - crop) / 2.0)
-    return np.asarray(image.crop((top, top, top + crop, top + crop)))
+    """The domain's mask framing applied to an array (see :func:`sem2nerf.masks.crop_to_domain`)."""
+    return np.asarray(crop_to_domain(Image.fromarray(array), domain, resample))
 
 
 def _identity_name(index: int) -> str:
