@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "LOCKED_VIEW_DIRECTION",
     "PHI_EPS",
     "PatchSchedule",
     "angles_to_renderer",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 PHI_EPS = 1e-5  # the polar angle is clamped to [eps, pi - eps] so that the look-at frame is defined
+# The view direction fed to the colour branch when view dependence is locked (official-sem2nerf.md 1.6).
+LOCKED_VIEW_DIRECTION = (0.0, 0.0, -1.0)
 
 
 def angles_to_renderer(yaw_deg, pitch_deg) -> tuple[torch.Tensor, torch.Tensor]:

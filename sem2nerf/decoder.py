@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LOCKED_VIEW_DIRECTION", "MappingNetwork", "ModulatedField", "PiGANDecoder", "official_decoder_key_map"]
+from .camera import LOCKED_VIEW_DIRECTION
 
-# The view direction fed to the colour branch when view dependence is locked (official-sem2nerf.md 1.6).
-LOCKED_VIEW_DIRECTION = (0.0, 0.0, -1.0)
+__all__ = ["MappingNetwork", "ModulatedField", "PiGANDecoder", "official_decoder_key_map"]
+
 FREQ_SCALE, FREQ_SHIFT = 15.0, 30.0
 
 
@@ -78,10 +78,6 @@ class ModulatedField:
         self.color_weight = color_weight  # (B, hidden, hidden)
         self.color_bias = color_bias  # (B, 1, hidden)
         self.color_out = color_out
-
-    @property
-    def batch_size(self) -> int:
-        return self.weights[0].shape[0]
 
     @property
     def view_locked(self) -> bool:

@@ -222,7 +222,7 @@ def load_mask(source, scheme: str | LabelScheme = "celebamask_hq_raw") -> LabelM
     scheme = get_label_scheme(scheme)
     origin = "the mask"
     if isinstance(source, LabelMask):
-        return source.to_scheme(scheme) if source.scheme.name != scheme.name else source
+        return source.to_scheme(scheme)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         origin = f"mask {path.name}"
@@ -339,7 +339,7 @@ def encoder_input(
     official code does. The mask is converted to the domain's input scheme first.
     """
     domain = get_domain(domain)
-    merged = mask.to_scheme(domain.raw_scheme).merged() if mask.scheme.name == domain.raw_scheme else mask.to_scheme(domain.input_scheme)
+    merged = mask.to_scheme(domain.input_scheme)  # raw ids are merged, merged ids pass through
     num_classes = merged.scheme.num_classes
     labels = np.asarray(_frame(Image.fromarray(merged.labels, mode="L"), size, domain))
     one_hot = torch.from_numpy(np.eye(num_classes, dtype=np.float32)[labels]).permute(2, 0, 1)

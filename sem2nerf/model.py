@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image
 from torch import nn
 
-from .camera import angles_to_renderer, camera_to_world
+from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world
 from .decoder import ModulatedField, PiGANDecoder
 from .domains import Domain, get_domain
 from .encoder import SwinEncoder
@@ -38,6 +40,17 @@ TEXTURE_STYLE_LAYERS: tuple[int, ...] = (6, 7, 8)
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# Set while a model is built only to receive saved weights: the latent average is not worth computing then.
+_WEIGHTS_FOLLOW: ContextVar[bool] = ContextVar("sem2nerf_weights_follow", default=False)
+
+
+@contextmanager
+def _weights_follow():
+    token = _WEIGHTS_FOLLOW.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_FOLLOW.reset(token)
 
 MODEL_CARD_TEMPLATE = """---
 {{ card_data }}
@@ -183,7 +196,10 @@ class Sem2NeRF(
             window_size=encoder_window_size,
             drop_path_rate=encoder_drop_path_rate,
         )
-        avg_freq, avg_phase = self.decoder.average_code(latent_avg_samples, latent_avg_seed)
+        if _WEIGHTS_FOLLOW.get():  # strict loading overwrites these buffers right away
+            avg_freq, avg_phase = torch.zeros(1, self.decoder.code_dim), torch.zeros(1, self.decoder.code_dim)
+        else:
+            avg_freq, avg_phase = self.decoder.average_code(latent_avg_samples, latent_avg_seed)
         self.register_buffer("latent_avg_freq", avg_freq)
         self.register_buffer("latent_avg_phase", avg_phase)
         self.decoder.requires_grad_(False)
@@ -297,7 +313,7 @@ class Sem2NeRF(
 
     def field(self, scene: Scene, lock_view_dependence: bool = True) -> ModulatedField:
         """The scene's radiance field with the FiLM code folded into the weights."""
-        locked = (0.0, 0.0, -1.0) if lock_view_dependence else None
+        locked = LOCKED_VIEW_DIRECTION if lock_view_dependence else None
         return self.decoder.modulate(scene.frequencies.to(self.device), scene.phase_shifts.to(self.device), locked)
 
     @torch.no_grad()
@@ -445,7 +461,11 @@ class Sem2NeRF(
                 force_download=force_download, token=token, local_files_only=local_files_only,
             )
         try:
-            model = cls(**model_kwargs)
+            if strict:  # every buffer, the latent average included, is about to be overwritten
+                with _weights_follow():
+                    model = cls(**model_kwargs)
+            else:
+                model = cls(**model_kwargs)
         except (TypeError, KeyError, ValueError) as err:
             raise ModelLoadError(f"config.json of {model_id!r} does not describe a valid Sem2NeRF model: {err}") from err
         model.load_safetensors(weights_file, strict=strict)

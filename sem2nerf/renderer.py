@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import torch
 
-from .camera import patch_ray_directions, ray_directions
+from .camera import LOCKED_VIEW_DIRECTION, patch_ray_directions, ray_directions
 
 __all__ = [
     "Field",
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 Field = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
-LOCKED_DIRECTION = (0.0, 0.0, -1.0)
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def _evaluate(field: Field, origins, directions, z, opts: RenderOptions) -> tupl
     if not opts.lock_view_dependence:
         view = directions[:, :, None].expand(batch, rays, n, 3).reshape(batch, rays * n, 3)
     elif not getattr(field, "view_locked", False):
-        view = points.new_tensor(LOCKED_DIRECTION).expand(batch, rays * n, 3)
+        view = points.new_tensor(LOCKED_VIEW_DIRECTION).expand(batch, rays * n, 3)
     out = field(points, view).reshape(batch, rays, n, 4)
     return out[..., :3], out[..., 3]
 
