@@ -1,18 +1,55 @@
-"""Sem2NeRF demo (minimal): upload a semantic mask, turn it in 3D, mix styles.
+"""Sem2NeRF app: draw or upload a semantic mask of a face, turn it in 3D, mix styles, export video and mesh.
 
-Run: ``python app.py [--model FOLDER_OR_REPO_ID] [--host 127.0.0.1] [--port 7860] [--share]``
-(or set ``SEM2NERF_MODEL``). The full editor (sketchpad, exports, baked fast preview) is on its way.
+Run: ``python app.py [--model FOLDER_OR_REPO_ID] [--host 127.0.0.1] [--port 7860] [--share] [--device auto]``
+(or set ``SEM2NERF_MODEL``; on a Hugging Face Space set it as a variable). Without a model the page
+explains how to load one.
+
+Structure: the module-level functions below hold the app's logic and take the model explicitly (they
+are unit-tested); :func:`build_demo` wires them to Gradio components. Every view goes through
+:func:`render_poses`, the app's one rendering call. The mask is encoded once per edit and the
+resulting scene lives in a per-visitor ``gr.State``; view and style controls only re-render it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import random
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import gradio as gr
 import numpy as np
+import torch
+from PIL import Image
 
-from sem2nerf import MaskError, ModelLoadError, Sem2NeRF
+from sem2nerf import (
+    DEFAULT_STYLE_LAYERS,
+    TEXTURE_STYLE_LAYERS,
+    LabelMask,
+    Pose,
+    Scene,
+    Sem2NeRF,
+    Sem2NeRFError,
+    front_trajectory,
+    get_domain,
+    get_label_scheme,
+    load_mask,
+    orbit_trajectory,
+    preview_poses,
+)
+from sem2nerf.domains import Domain
+from sem2nerf.errors import MaskError, ModelLoadError
+from sem2nerf.export import DEFAULT_MESH_THRESHOLD, extract_mesh, save_mesh, write_video
+from sem2nerf.masks import crop_to_domain
 
 MODEL_ENV = "SEM2NERF_MODEL"
 NO_MODEL = (
@@ -20,70 +57,549 @@ NO_MODEL = (
     "config.json + model.safetensors, or a Hugging Face repo id), or set SEM2NERF_MODEL. "
     "A bundled default model is not shipped yet."
 )
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+CANVAS_SIDE = 512  # the drawing canvas; uploads into it are scaled to fit
+MAX_UPLOAD_SIDE = 4096  # larger mask files are refused before decoding (the encoder sees 224 px)
+PREVIEW_SIZE = 64  # the quick first render shown while a larger one is computed
+CPU_MAX_SIZE, GPU_MAX_SIZE = 256, 512
+STYLE_PRESETS = ("colour only", "texture", "custom")
+TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
+OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
 
 
-def build_demo(model: Sem2NeRF | None, status: str) -> gr.Blocks:
-    """The Gradio app around one loaded model (``None``: the page explains how to load one)."""
+# --- errors ------------------------------------------------------------------------------------
 
-    def encode(mask):
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the package's plain-words errors into ``gr.Error`` (shown to the visitor; the app keeps serving)."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except (Sem2NeRFError, ValueError) as err:
+        text = str(err)
+        raise gr.Error(text[:1].upper() + text[1:]) from None
+
+
+# --- masks -------------------------------------------------------------------------------------
+
+
+def drawing_scheme(domain: Domain):
+    """The label scheme people draw with: the domain's raw scheme (e.g. CelebAMask-HQ's 19 classes)."""
+    return get_label_scheme(domain.raw_scheme)
+
+
+def hex_colour(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def class_brush(domain: Domain, class_name: str, size: int) -> gr.Brush:
+    """A one-colour brush painting ``class_name`` (the robust way to pick a class, see gradio #9105)."""
+    scheme = drawing_scheme(domain)
+    colour = hex_colour(scheme.palette[scheme.class_id(class_name)])
+    return gr.Brush(colors=[colour], default_color=colour, color_mode="fixed", default_size=int(size))
+
+
+def palette_css(domain: Domain, elem_id: str = "class-picker") -> str:
+    """CSS that paints each class-picker option with its class colour (the legend is the picker)."""
+    rules = []
+    for k, rgb in enumerate(drawing_scheme(domain).palette, start=1):
+        text = "#000" if sum(rgb) > 380 else "#fff"
+        rules.append(
+            f"#{elem_id} label:nth-of-type({k}) {{ background: {hex_colour(rgb)} !important; color: {text} !important; }}"
+        )
+    return "\n".join(rules)
+
+
+def blank_canvas(domain: Domain, side: int = CANVAS_SIDE) -> np.ndarray:
+    """An all-background canvas ``(side, side, 3)`` in the background class colour."""
+    scheme = drawing_scheme(domain)
+    return np.broadcast_to(scheme.palette_array()[scheme.background], (side, side, 3)).copy()
+
+
+def editor_value(mask: LabelMask | np.ndarray) -> dict:
+    """An ``ImageEditor`` value showing a mask (a :class:`LabelMask` or an RGB array) as the background."""
+    rgb = mask.colorize() if isinstance(mask, LabelMask) else mask
+    return {"background": rgb, "layers": [], "composite": None}
+
+
+def mask_from_editor(value: dict | None, domain: Domain) -> LabelMask:
+    """The label mask of the editor's composite: transparent pixels are background, colours snapped to the palette."""
+    image = None if value is None else value.get("composite")
+    if image is None:
+        raise MaskError("there is no mask: draw one on the canvas, upload a mask file or pick an example")
+    image = np.asarray(image)
+    if max(image.shape[:2]) > MAX_UPLOAD_SIDE:
+        raise MaskError(_too_large(image.shape[1], image.shape[0]))
+    scheme = drawing_scheme(domain)
+    if image.ndim == 3 and image.shape[2] == 4:
+        rgb = image[..., :3].copy()
+        rgb[image[..., 3] < 128] = scheme.palette[scheme.background]
+        image = rgb
+    return load_mask(image, scheme)
+
+
+def _too_large(width: int, height: int) -> str:
+    return (
+        f"the mask is {width} x {height} pixels; the app takes masks up to {MAX_UPLOAD_SIDE} pixels per side "
+        f"(the encoder sees 224 x 224). Scale it down with nearest-neighbour resampling and upload it again."
+    )
+
+
+def mask_from_file(path: str | os.PathLike, id_scheme: str, domain: Domain) -> LabelMask:
+    """Read an uploaded mask file in the domain's drawing scheme.
+
+    ``id_scheme`` names the scheme of the file's label ids (the domain's raw or merged scheme);
+    coloured masks are recognised by themselves. Merged ids are shown with the first raw class
+    of each merged class (e.g. merged "eye" as "l_eye"), which encodes identically.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                width, height = img.size
+    except Exception:  # noqa: BLE001 - load_mask below gives the plain message for unreadable files
+        width = height = 0
+    if max(width, height) > MAX_UPLOAD_SIDE:
+        raise MaskError(_too_large(width, height))
+    mask = load_mask(path, id_scheme)
+    raw = drawing_scheme(domain)
+    if mask.scheme.name == raw.name:
+        return mask
+    if raw.merge_into != mask.scheme.name:
+        raise MaskError(f"scheme {id_scheme!r} is not used by this model; pick {raw.name!r} or {raw.merge_into!r}")
+    first_raw = np.zeros(mask.scheme.num_classes, np.uint8)
+    for raw_id in reversed(range(raw.num_classes)):
+        first_raw[raw.merge_map[raw_id]] = raw_id
+    return LabelMask(first_raw[mask.labels], raw)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example mask from ``examples/index.json`` with its annotated pose."""
+
+    name: str
+    path: Path
+    scheme: str
+    yaw: float
+    pitch: float
+    description: str
+
+
+def load_examples(domain: Domain, folder: Path = EXAMPLES_DIR) -> list[Example]:
+    """The examples whose label scheme this domain reads (none when the folder or its index is missing)."""
+    index = folder / "index.json"
+    if not index.is_file():
+        return []
+    raw = drawing_scheme(domain)
+    usable = {raw.name, raw.merge_into}
+    return [
+        Example(e["name"], folder / e["mask"], e["scheme"], float(e.get("yaw", 0.0)), float(e.get("pitch", 0.0)),
+                e.get("description", e["name"]))
+        for e in json.loads(index.read_text())
+        if e["scheme"] in usable and (folder / e["mask"]).is_file()
+    ]
+
+
+# --- style and views ---------------------------------------------------------------------------
+
+
+def style_layers(preset: str, custom: Sequence[int] | None, num_film_layers: int) -> list[int]:
+    """FiLM layers that take the style. Presets count from the last layer, so for the official decoder
+    (9 FiLM layers) "colour only" is ``DEFAULT_STYLE_LAYERS`` (8) and "texture" ``TEXTURE_STYLE_LAYERS`` (6-8)."""
+    official_last = 8
+    if preset == "custom":
+        layers = sorted({int(i) for i in custom or []})
+        if not layers:
+            raise ValueError("custom style: tick at least one FiLM layer")
+        return layers
+    chosen = {"colour only": DEFAULT_STYLE_LAYERS, "texture": TEXTURE_STYLE_LAYERS}.get(preset)
+    if chosen is None:
+        raise ValueError(f"unknown style preset {preset!r}; pick one of {', '.join(STYLE_PRESETS)}")
+    return [num_film_layers - 1 - (official_last - i) for i in chosen if official_last - i < num_film_layers]
+
+
+def styled_scene(
+    model: Sem2NeRF, scene: Scene, seed: float | None, preset: str, custom: Sequence[int] | None,
+    seed2: float | None, alpha: float,
+) -> Scene:
+    """The scene with a random style mixed in (seed < 0 or empty: the mask's own style)."""
+    if seed is None or seed < 0:
+        return scene
+    layers = style_layers(preset, custom, model.decoder.num_film_layers)
+    second = None if seed2 is None or seed2 < 0 else int(seed2)
+    return model.mix_style(scene, int(seed), layers, seed2=second, alpha=float(alpha) if second is not None else 0.0)
+
+
+def max_size(model: Sem2NeRF | None) -> int:
+    """Largest render side offered: 512 with a GPU, 256 on CPU."""
+    return GPU_MAX_SIZE if model is not None and model.device.type != "cpu" else CPU_MAX_SIZE
+
+
+def render_poses(
+    model: Sem2NeRF, scene: Scene, poses: Sequence[Pose], size: int, samples: int,
+    progress: Callable[[float], None] | None = None,
+) -> list[tuple[Image.Image, np.ndarray]]:
+    """The app's one rendering call: images and depth maps of ``poses`` (seeded, reproducible)."""
+    out = []
+    for k, pose in enumerate(poses):
+        out.append(model.render(scene, pose.yaw, pose.pitch, pose.fov, int(size), int(samples), return_depth=True))
+        if progress is not None:
+            progress((k + 1) / len(poses))
+    return out
+
+
+def depth_image(depth: np.ndarray, near: float, far: float) -> Image.Image:
+    """A depth map as a colour image (inferno: near is bright)."""
+    d = np.clip((far - depth) / (far - near), 0.0, 1.0)
+    bgr = cv2.applyColorMap((d * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def mask_overlay(mask: LabelMask, render: Image.Image, domain: Domain, opacity: float = 0.45) -> Image.Image:
+    """The input mask, framed as the encoder saw it, blended over a render made at the mask's pose."""
+    colours = Image.fromarray(mask.colorize())
+    framed = crop_to_domain(colours, domain).resize(render.size, Image.NEAREST)
+    return Image.blend(render.convert("RGB"), framed, opacity)
+
+
+def tile(images: Sequence[Image.Image]) -> Image.Image:
+    """Images side by side (all resized to the first one's height)."""
+    h = images[0].height
+    images = [im if im.height == h else im.resize((round(im.width * h / im.height), h), Image.NEAREST) for im in images]
+    strip = Image.new("RGB", (sum(im.width for im in images), h))
+    x = 0
+    for im in images:
+        strip.paste(im.convert("RGB"), (x, 0))
+        x += im.width
+    return strip
+
+
+def trajectory(name: str, frames: int, fov: float, pitch: float = 0.0) -> list[Pose]:
+    """Turntable poses: the official front wobble, a yaw sweep (+-35 degrees and back) or a full orbit."""
+    frames = int(frames)
+    if frames < 2:
+        raise ValueError("a turntable needs at least 2 frames")
+    if name == TRAJECTORIES[0]:
+        return front_trajectory(frames)
+    if name == TRAJECTORIES[1]:
+        return [Pose(35.0 * math.sin(2 * math.pi * i / frames), pitch, fov) for i in range(frames)]
+    if name == TRAJECTORIES[2]:
+        return orbit_trajectory(frames, fov=fov, pitch=pitch)
+    raise ValueError(f"unknown trajectory {name!r}; pick one of {', '.join(TRAJECTORIES)}")
+
+
+def output_folder(root: Path) -> Path:
+    """A fresh folder for one request's files under ``root``; removes outputs older than an hour."""
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
+        try:
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                for f in old.iterdir():
+                    f.unlink()
+                old.rmdir()
+        except OSError:
+            pass  # another request is cleaning it up
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike | None = None) -> gr.Blocks:
+    """The Gradio app around one loaded model (``None``: every action explains how to load one).
+
+    The model is only read by the handlers (no state shared between visitors); each visitor's
+    scene and mask pose live in ``gr.State``. ``workdir`` holds thumbnails and exported files.
+    """
+    domain = model.domain if model is not None else get_domain("celebamask_hq")
+    scheme = drawing_scheme(domain)
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
+    examples = load_examples(domain)
+    thumbs = root / "examples"
+    thumbs.mkdir(parents=True, exist_ok=True)
+    gallery_items = []
+    for ex in examples:
+        thumb = thumbs / f"{ex.name}.png"
+        if not thumb.exists():
+            Image.fromarray(load_mask(ex.path, ex.scheme).to_scheme(ex.scheme).colorize()).resize((128, 128), Image.NEAREST).save(thumb)
+        gallery_items.append((str(thumb), ex.name))
+    by_name = {ex.name: ex for ex in examples}
+    first_mask = editor_value(mask_from_file(examples[0].path, examples[0].scheme, domain)) if examples else editor_value(blank_canvas(domain))
+    n_layers = model.decoder.num_film_layers if model is not None else 9
+    near, far = (model.ray_start, model.ray_end) if model is not None else (domain.ray_start, domain.ray_end)
+    default_fov = model.fov if model is not None else domain.fov
+
+    def need_model() -> Sem2NeRF:
         if model is None:
             raise gr.Error(NO_MODEL)
-        if mask is None:
-            raise gr.Error("Upload a semantic mask first (a label-id PNG or a palette-coloured mask).")
-        try:
-            return model.encode(np.asarray(mask))
-        except MaskError as err:
-            raise gr.Error(str(err)) from None
+        return model
 
-    def render(scene, yaw, pitch, fov, size, samples, style_seed, texture):
+    # handlers (each reads the model, writes only its outputs)
+
+    def encode(editor, pose):
+        """Encode the canvas (once per edit): the scene for every later view."""
+        m = need_model()
+        with user_errors():
+            return m.encode(mask_from_editor(editor, domain), pose=tuple(pose))
+
+    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha):
+        """Render the view: a quick low-resolution preview first, then the full size (image, depth)."""
+        m = need_model()
+        if scene is None:
+            raise gr.Error("Nothing to render yet: draw a mask and press Render, upload a mask or pick an example.")
+        with user_errors():
+            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            size = min(int(size), max_size(m))
+            pose = Pose(float(yaw), float(pitch), float(fov))
+            if size > PREVIEW_SIZE:
+                image, depth = render_poses(m, s, [pose], PREVIEW_SIZE, max(4, int(samples) // 2))[0]
+                yield image.resize((size, size), Image.BILINEAR), depth_image(depth, near, far).resize((size, size), Image.BILINEAR)
+            image, depth = render_poses(m, s, [pose], size, samples)[0]
+            yield image, depth_image(depth, near, far)
+
+    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha):
+        """The input mask over a render at the mask's own pose."""
+        m = need_model()
+        if scene is None or scene.mask is None:
+            raise gr.Error("Encode a mask first.")
+        with user_errors():
+            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            yaw, pitch = scene.pose or (0.0, 0.0)
+            image, _ = render_poses(m, s, [Pose(yaw, pitch, float(fov))], min(int(size), max_size(m)), samples)[0]
+            return mask_overlay(scene.mask, image, domain)
+
+    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+        """The official five-view strip, the mask first."""
+        m = need_model()
         if scene is None:
             raise gr.Error("Encode a mask first.")
-        layers = None
-        if texture:
-            n = model.decoder.num_film_layers
-            layers = list(range(max(0, n - 3), n))
-        styled = model.mix_style(scene, None if style_seed < 0 else int(style_seed), layers)
-        return model.render(styled, yaw, pitch, fov, int(size), int(samples))
+        with user_errors():
+            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            size = min(int(size), max_size(m))
+            poses = [p._replace(fov=float(fov)) for p in preview_poses(domain)]
+            shots = render_poses(m, s, poses, size, samples, lambda f: progress(f, desc="rendering views"))
+            mask_tile = crop_to_domain(Image.fromarray(scene.mask.colorize()), domain).resize((size, size), Image.NEAREST)
+            return tile([mask_tile, *(im for im, _ in shots)])
+
+    def turntable(scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
+                  progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+        """A turntable video (H.264 MP4)."""
+        m = need_model()
+        if scene is None:
+            raise gr.Error("Encode a mask first.")
+        with user_errors():
+            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            poses = trajectory(path_name, frames, float(fov), float(pitch))
+            shots = render_poses(m, s, poses, min(int(size), max_size(m)), samples,
+                                 lambda f: progress(f, desc=f"rendering {len(poses)} frames"))
+            return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", float(fps)))
+
+    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+        """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
+        m = need_model()
+        if scene is None:
+            raise gr.Error("Encode a mask first.")
+        with user_errors():
+            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            result = extract_mesh(m, s, int(resolution), float(threshold), progress=lambda f: progress(f, desc="sampling the density"))
+            folder = output_folder(root / "out")
+            glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")
+            return str(glb), [str(glb), str(ply)]
+
+    def upload(path, id_scheme):
+        """A mask file -> the canvas, and its scene (encoded once)."""
+        m = need_model()
+        if path is None:
+            raise gr.Error("No file was uploaded.")
+        with user_errors():
+            mask = mask_from_file(path, id_scheme, domain)
+            return editor_value(mask), m.encode(mask, pose=(0.0, 0.0)), (0.0, 0.0)
+
+    def load_example(name):
+        """An example: its mask on the canvas, its annotated pose on the sliders, its scene."""
+        m = need_model()
+        ex = by_name.get(name)
+        if ex is None:
+            raise gr.Error(f"Unknown example {name!r}; pick one of: {', '.join(by_name)}")
+        with user_errors():
+            mask = mask_from_file(ex.path, ex.scheme, domain)
+            pose = (ex.yaw, ex.pitch)
+            return editor_value(mask), ex.yaw, ex.pitch, m.encode(mask, pose=pose), pose
+
+    def pick_class(name, size):
+        return gr.ImageEditor(brush=class_brush(domain, name, size))
+
+    def clear_canvas():
+        return editor_value(blank_canvas(domain)), (0.0, 0.0)
+
+    def gallery_pick(evt: gr.SelectData):
+        return examples[evt.index].name
+
+    def randomise():
+        return random.randrange(0, 2**31 - 1)
+
+    def custom_visibility(preset):
+        return gr.CheckboxGroup(visible=preset == "custom")
+
+    # layout
 
     with gr.Blocks(title="Sem2NeRF") as demo:
-        gr.Markdown("# Sem2NeRF\nOne semantic mask of a face -> a 3D scene you can turn.\n\n" + status)
+        gr.Markdown(
+            "# Sem2NeRF\nDraw or upload a semantic mask of a face, then turn it in 3D, change its style and export "
+            "a turntable video or a 3D mesh. One colour per face part; the mask is encoded once, every slider only "
+            f"re-renders.\n\n{status}"
+        )
         scene = gr.State(None)
+        mask_pose = gr.State((0.0, 0.0))
         with gr.Row():
-            with gr.Column():
-                mask = gr.Image(label="Semantic mask (label ids or palette colours)", type="numpy", image_mode="RGB")
-                yaw = gr.Slider(-60, 60, value=0, step=1, label="Yaw (degrees)")
-                pitch = gr.Slider(-30, 30, value=0, step=1, label="Pitch (degrees)")
-                fov = gr.Slider(6, 24, value=model.fov if model else 12, step=0.5, label="Field of view (degrees)")
-                size = gr.Slider(32, 256, value=64, step=32, label="Resolution")
-                samples = gr.Slider(4, 48, value=12, step=2, label="Samples per ray")
-                style_seed = gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)")
-                texture = gr.Checkbox(label="Style changes texture too (last three FiLM layers), not only colour")
-                button = gr.Button("Render", variant="primary")
-            with gr.Column():
-                output = gr.Image(label="Render", type="pil")
-        inputs = [scene, yaw, pitch, fov, size, samples, style_seed, texture]
-        button.click(encode, mask, scene).then(render, inputs, output)
+            with gr.Column(scale=1):
+                editor = gr.ImageEditor(
+                    value=first_mask, label="Semantic mask (draw with the class brush; eraser and undo in the toolbar)",
+                    type="numpy", image_mode="RGBA", sources=("upload", "clipboard"), transforms=(), layers=False,
+                    brush=class_brush(domain, "skin" if "skin" in scheme.class_names else scheme.class_names[-1], 12),
+                    eraser=gr.Eraser(default_size=12), canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True,
+                    format="png", elem_id="mask-editor", height=560,
+                )
+                picker = gr.Radio(
+                    list(scheme.class_names), value="skin" if "skin" in scheme.class_names else scheme.class_names[-1],
+                    label="Class to draw (the brush colour)", elem_id="class-picker",
+                )
+                brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush size (pixels)")
+                with gr.Row():
+                    clear_btn = gr.Button("Clear canvas (all background)")
+                    render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
+                with gr.Accordion("Upload a mask file (label ids or colours)", open=False):
+                    mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath")
+                    id_scheme = gr.Radio(
+                        [(f"raw ids ({scheme.num_classes} classes, {scheme.name})", scheme.name)]
+                        + ([(f"merged ids ({get_label_scheme(scheme.merge_into).num_classes} classes, {scheme.merge_into})",
+                             scheme.merge_into)] if scheme.merge_into else []),
+                        value=scheme.name, label="Label ids in the file (coloured masks are recognised by themselves)",
+                    )
+                gr.Markdown("**Examples** (click one: its mask and its annotated pose are loaded)")
+                gallery = gr.Gallery(gallery_items, columns=5, height=200, allow_preview=False, show_label=False)
+                example = gr.Dropdown(list(by_name), value=None, label="Example", allow_custom_value=False)
+            with gr.Column(scale=1):
+                with gr.Tab("View"):
+                    with gr.Row():
+                        view = gr.Image(label="Render", type="pil", elem_id="render-output", format="png")
+                        depth = gr.Image(label="Depth (near = bright)", type="pil", format="png")
+                    overlay_img = gr.Image(label="Input mask over the render at the mask's own pose", type="pil", format="png")
+                with gr.Tab("Multi-view strip"):
+                    strip_btn = gr.Button("Render the multi-view strip")
+                    strip = gr.Image(label="Mask and five views", type="pil", format="png")
+                with gr.Tab("Turntable video"):
+                    with gr.Row():
+                        path_name = gr.Dropdown(list(TRAJECTORIES), value=TRAJECTORIES[1], label="Camera path")
+                        frames = gr.Slider(4, 72, value=24, step=1, label="Frames")
+                        fps = gr.Slider(4, 30, value=12, step=1, label="Frames per second")
+                    video_btn = gr.Button("Make turntable video")
+                    video = gr.Video(label="Turntable (MP4, H.264)", format=None)
+                with gr.Tab("3D mesh"):
+                    with gr.Row():
+                        mesh_res = gr.Slider(32, 256 if max_size(model) > CPU_MAX_SIZE else 160, value=96, step=16,
+                                             label="Grid resolution")
+                        threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface")
+                    mesh_btn = gr.Button("Export mesh")
+                    model3d = gr.Model3D(label="Mesh (vertex colours)")
+                    mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
+                yaw = gr.Slider(-60, 60, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)")
+                pitch = gr.Slider(-30, 30, value=0, step=1, label="Pitch (degrees; - looks from above)")
+                fov = gr.Slider(6, 30, value=default_fov, step=0.5, label="Field of view (degrees)")
+                size = gr.Slider(64, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
+                samples = gr.Slider(4, 48, value=12, step=2, label="Quality (samples per ray, coarse + as many fine)")
+                with gr.Accordion("Style", open=True):
+                    with gr.Row():
+                        seed = gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)")
+                        dice = gr.Button("Randomise style")
+                    preset = gr.Radio(list(STYLE_PRESETS), value=STYLE_PRESETS[0], label="Layers that take the style")
+                    custom = gr.CheckboxGroup(list(range(n_layers)), value=[n_layers - 1], visible=False,
+                                              label=f"FiLM layers (0-{n_layers - 2}: shape/density, {n_layers - 1}: colour)")
+                    with gr.Row():
+                        seed2 = gr.Number(value=-1, precision=0, label="Second style seed (-1: none)")
+                        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend towards the second style")
+
+        style = [seed, preset, custom, seed2, alpha]
+        view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
+        overlay_inputs = [scene, fov, size, samples, *style]
+
+        def after_encode(event):
+            event.success(render, view_inputs, [view, depth], api_visibility="private").success(
+                overlay, overlay_inputs, overlay_img, api_visibility="private"
+            )
+
+        after_encode(render_btn.click(encode, [editor, mask_pose], scene, api_name="encode"))
+        after_encode(mask_file.upload(upload, [mask_file, id_scheme], [editor, scene, mask_pose], api_name="upload_mask"))
+        example_outputs = [editor, yaw, pitch, scene, mask_pose]
+        after_encode(example.input(load_example, example, example_outputs, api_name="load_example"))
+        after_encode(gallery.select(gallery_pick, None, example, api_visibility="private").success(
+            load_example, example, example_outputs, api_visibility="private"))
         for slider in (yaw, pitch, fov, size, samples):
-            slider.release(render, inputs, output)
+            slider.release(render, view_inputs, [view, depth], api_name="view" if slider is yaw else None,
+                           api_visibility="public" if slider is yaw else "private", trigger_mode="always_last")
+        restyle = [
+            seed.submit(render, view_inputs, [view, depth], api_visibility="private"),
+            dice.click(randomise, None, seed, api_visibility="private").success(render, view_inputs, [view, depth], api_visibility="private"),
+            preset.input(render, view_inputs, [view, depth], api_visibility="private"),
+            custom.input(render, view_inputs, [view, depth], api_visibility="private"),
+            seed2.submit(render, view_inputs, [view, depth], api_visibility="private"),
+            alpha.release(render, view_inputs, [view, depth], api_visibility="private"),
+        ]
+        for event in restyle:
+            event.success(overlay, overlay_inputs, overlay_img, api_visibility="private")
+        preset.change(custom_visibility, preset, custom, api_visibility="private")
+        picker.input(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
+        brush_size.release(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
+        clear_btn.click(clear_canvas, None, [editor, mask_pose], api_visibility="private", queue=False)
+        strip_btn.click(views, [scene, fov, size, samples, *style], strip, api_name="views",
+                        concurrency_id="heavy", concurrency_limit=1)
+        video_btn.click(turntable, [scene, path_name, frames, fps, fov, pitch, size, samples, *style], video,
+                        api_name="turntable", concurrency_id="heavy", concurrency_limit=1)
+        mesh_btn.click(mesh, [scene, mesh_res, threshold, *style], [model3d, mesh_files], api_name="mesh",
+                       concurrency_id="heavy", concurrency_limit=1)
     return demo
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Sem2NeRF demo")
-    parser.add_argument("--model", default=os.environ.get(MODEL_ENV), help="model folder or Hugging Face repo id")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true")
-    args = parser.parse_args()
-    model, status = None, NO_MODEL
-    if args.model:
-        try:
-            model = Sem2NeRF.from_pretrained(args.model)
-            status = f"Model: `{args.model}`"
-        except ModelLoadError as err:
-            status = f"Could not load `{args.model}`: {err}"
-    demo = build_demo(model, status)
-    demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share)
+def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):
+    """Queue (two renders at a time; videos and meshes one at a time) and launch with the class colours' CSS."""
+    domain = model.domain if model is not None else get_domain("celebamask_hq")
+    launch_kwargs.setdefault("max_file_size", "25mb")
+    return demo.queue(default_concurrency_limit=2, max_size=32).launch(css=palette_css(domain), **launch_kwargs)
+
+
+def load_model(name: str | None, device: str = "auto") -> tuple[Sem2NeRF | None, str]:
+    """The model named on the command line (or ``None``) and the status line shown on the page."""
+    if not name:
+        return None, NO_MODEL
+    try:
+        model = Sem2NeRF.from_pretrained(name)
+    except ModelLoadError as err:
+        return None, f"**Could not load the model `{name}`:** {err}"
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device), f"Model: `{name}` ({device})"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Sem2NeRF app: draw a semantic mask, turn it in 3D, export video and mesh.")
+    parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
+                        help=f"model folder (config.json + model.safetensors) or Hugging Face repo id (default: ${MODEL_ENV})")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (0.0.0.0 for every interface; Spaces set GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    parser.add_argument("--device", default="auto", help="'auto' (a GPU when there is one), 'cpu', 'cuda', 'cuda:1', ...")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    model, status = load_model(args.model, args.device)
+    serve(build_demo(model, status), model, server_name=args.host, server_port=args.port, share=args.share)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""The minimal app: builds offline with or without a model, encodes once, re-renders from the state."""
+"""The app's functions: mask input, style layers, views, command line, model loading."""
+
+from __future__ import annotations
 
 import gradio as gr
 import numpy as np
@@ -6,28 +8,112 @@ import pytest
 from PIL import Image
 
 import app
+from sem2nerf import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, MaskError, get_domain, get_label_scheme
+
+CELEBA = get_domain("celebamask_hq")
+RAW = get_label_scheme("celebamask_hq_raw")
 
 
 def _fn(demo: gr.Blocks, name: str):
     return next(f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == name)
 
 
-def test_without_a_model_the_page_explains_how_to_load_one(mask_array):
-    demo = app.build_demo(None, app.NO_MODEL)
+def test_without_a_model_the_page_builds_and_explains_how_to_load_one(tmp_path, mask_array):
+    demo = app.build_demo(None, app.NO_MODEL, workdir=tmp_path)
     with pytest.raises(gr.Error, match="--model"):
-        _fn(demo, "encode")(mask_array)
+        _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0, 0))
 
 
-def test_with_a_model_encode_then_render(tiny_model, mask_array):
-    demo = app.build_demo(tiny_model, "test model")
-    encode, render = _fn(demo, "encode"), _fn(demo, "render")
-    scene = encode(np.stack([mask_array] * 3, -1))  # grey RGB, as gr.Image delivers it
-    image = render(scene, 10, 0, 12, 32, 4, -1, False)
-    assert isinstance(image, Image.Image) and image.size == (32, 32)
-    styled = render(scene, 10, 0, 12, 32, 4, 7, True)
-    assert not np.array_equal(np.asarray(image), np.asarray(styled))
-    with pytest.raises(gr.Error, match="photo"):
-        rng = np.random.default_rng(0)
-        encode(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    with pytest.raises(gr.Error, match="Upload"):
-        encode(None)
+def test_style_presets_are_the_package_constants_for_the_official_decoder():
+    assert app.style_layers("colour only", None, 9) == list(DEFAULT_STYLE_LAYERS)
+    assert app.style_layers("texture", None, 9) == list(TEXTURE_STYLE_LAYERS)
+    # a smaller decoder: the presets count from its last (colour) layer
+    assert app.style_layers("colour only", None, 4) == [3]
+    assert app.style_layers("texture", None, 4) == [1, 2, 3]
+    assert app.style_layers("custom", [5, 2, 2], 9) == [2, 5]
+    with pytest.raises(ValueError, match="at least one"):
+        app.style_layers("custom", [], 9)
+
+
+def test_editor_composite_snaps_strokes_and_reads_transparency_as_background(mask_array):
+    rgba = np.zeros((128, 128, 4), np.uint8)  # a transparent canvas ...
+    hair, skin = RAW.palette[RAW.class_id("hair")], RAW.palette[RAW.class_id("skin")]
+    rgba[20:60, 20:100] = (*hair, 255)  # ... with two class strokes
+    rgba[60:100, 30:90] = (*skin, 255)
+    rgba[59:61, 30:90, :3] = (np.array(hair) + np.array(skin)) // 2  # an anti-aliased seam
+    rgba[110:, :, :3] = 200  # colour under zero alpha is not drawn
+    mask = app.mask_from_editor({"composite": rgba}, CELEBA)
+    assert mask.scheme.name == RAW.name
+    assert set(np.unique(mask.labels)) == {0, RAW.class_id("hair"), RAW.class_id("skin")}
+    assert (mask.labels[110:] == 0).all()
+    with pytest.raises(MaskError, match="draw one"):
+        app.mask_from_editor(None, CELEBA)
+    huge = np.broadcast_to(np.zeros(4, np.uint8), (10_000, 10_000, 4))
+    with pytest.raises(MaskError, match="10000 x 10000"):
+        app.mask_from_editor({"composite": huge}, CELEBA)
+
+
+def test_merged_id_files_are_drawn_with_raw_classes_that_merge_back(tmp_path, mask_array):
+    path = tmp_path / "merged.png"
+    Image.fromarray(RAW.merge(mask_array), mode="L").save(path)
+    mask = app.mask_from_file(path, "celebamask_hq_merged", CELEBA)
+    assert mask.scheme.name == RAW.name
+    assert np.array_equal(RAW.merge(mask.labels), RAW.merge(mask_array))
+
+
+def test_examples_come_with_their_annotated_pose():
+    examples = app.load_examples(CELEBA)
+    assert len(examples) >= 5 and all(ex.path.is_file() for ex in examples)
+    assert any(ex.yaw != 0 or ex.pitch != 0 for ex in examples)
+    assert app.load_examples(CELEBA, app.EXAMPLES_DIR / "no-such-folder") == []
+
+
+def test_turntable_paths():
+    sweep = app.trajectory("yaw sweep", 8, 12.0)
+    assert len(sweep) == 8 and sweep[0].yaw == 0 and max(p.yaw for p in sweep) == pytest.approx(35)
+    assert len(app.trajectory("front (official wobble)", 5, 12.0)) == 5
+    assert [p.yaw for p in app.trajectory("orbit", 4, 12.0)] == [0, -90, -180, -270]
+    with pytest.raises(ValueError, match="at least 2"):
+        app.trajectory("orbit", 1, 12.0)
+
+
+def test_overlay_and_depth_images():
+    render = Image.new("RGB", (64, 64), (10, 200, 30))
+    mask = app.load_mask(np.full((100, 100), RAW.class_id("skin"), np.uint8))
+    over = app.mask_overlay(mask, render, CELEBA, opacity=0.5)
+    skin = np.array(RAW.palette[RAW.class_id("skin")])
+    assert over.size == (64, 64)
+    assert np.abs(np.asarray(over)[32, 32].astype(int) - (skin + (10, 200, 30)) / 2).max() <= 1
+    depth = app.depth_image(np.array([[0.9, 1.1]], np.float32), 0.88, 1.12)
+    near, far = np.asarray(depth)[0].astype(int).sum(1)
+    assert near > far, "near is bright"
+
+
+def test_render_views_and_strip_with_a_model(tiny_model, mask_array, tmp_path):
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (10.0, 0.0))
+    assert scene.pose == (10.0, 0.0)
+    frames = list(_fn(demo, "render")(scene, 0, 0, 12, 96, 4, -1, "colour only", [3], -1, 0.5))
+    assert len(frames) == 2, "a quick preview, then the full render"
+    assert all(im.size == (96, 96) and d.size == (96, 96) for im, d in frames)
+    assert _fn(demo, "overlay")(scene, 12, 64, 4, -1, "colour only", [3], -1, 0.5).size == (64, 64)
+    strip = _fn(demo, "views")(scene, 12, 64, 4, 7, "texture", [3], -1, 0.5, progress=lambda *a, **k: None)
+    assert strip.size == (64 * 6, 64), "the mask and five views"
+
+
+def test_command_line_and_environment(monkeypatch):
+    monkeypatch.setenv(app.MODEL_ENV, "org/model")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    args = app.parse_args([])
+    assert (args.model, args.host, args.port, args.share) == ("org/model", "0.0.0.0", 7860, False)
+    args = app.parse_args(["--model", "dir", "--host", "127.0.0.1", "--port", "7000", "--share"])
+    assert (args.model, args.host, args.port, args.share) == ("dir", "127.0.0.1", 7000, True)
+
+
+def test_model_loading_reports_problems_on_the_page(tiny_model, tmp_path):
+    assert app.load_model(None) == (None, app.NO_MODEL)
+    model, status = app.load_model(str(tmp_path / "missing"))
+    assert model is None and "Could not load" in status
+    tiny_model.save_pretrained(tmp_path / "m")
+    model, status = app.load_model(str(tmp_path / "m"), device="cpu")
+    assert model is not None and model.device.type == "cpu" and app.max_size(model) == app.CPU_MAX_SIZE
