@@ -1,0 +1,263 @@
+"""Training configuration: typed sections, YAML files and ``key.sub=value`` command-line overrides.
+
+Defaults are the official Sem2NeRF training options (official-sem2nerf.md 3 and 6) for the encoder
+stage on CelebAMask-HQ. Unknown keys are errors (a typo never silently trains with a default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ConfigError", "TrainConfig", "apply_overrides", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be used (with a message saying why)."""
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how it is framed.
+
+    ``root`` holds the CelebAMask-HQ layout (``CelebA-HQ-img/``, ``masks/``, the pose file,
+    optional ``train_paths.txt`` / ``test_paths.txt`` / ``identities.json``) or the CatMask layout
+    (``images/``, ``masks/``, ``pose-pseudo.txt``); ``domain`` picks which.
+    """
+
+    root: str = "data/CelebAMask-HQ"
+    domain: str = "celebamask_hq"
+    train_list: str | None = "train_paths.txt"  # image ids, one per line (None: every image with a mask)
+    val_list: str | None = "test_paths.txt"
+    image_size: int = 512  # ground-truth side after the domain crop (official output_size with patch_train)
+    workers: int = 2
+    val_samples: int = 8
+
+
+@dataclass
+class ModelConfig:
+    """Sem2NeRF constructor arguments (``decoder_*`` are the generator stage's new decoder; the encoder
+    stage takes them from its decoder folder)."""
+
+    use_contour: bool = True
+    contour_skip: str = "background"  # deviation: the official code skips the smallest label ("smallest")
+    encoder_size: int = 224
+    encoder_patch_size: int = 4
+    encoder_embed_dim: int = 96
+    encoder_depths: list[int] = field(default_factory=lambda: [2, 2, 6, 2])
+    encoder_num_heads: list[int] = field(default_factory=lambda: [3, 6, 12, 24])
+    encoder_window_size: int = 7
+    encoder_drop_path_rate: float = 0.2
+    decoder_hidden_dim: int = 256
+    decoder_num_layers: int = 8
+    decoder_z_dim: int = 256
+    decoder_mapping_hidden_dim: int = 256
+    decoder_mapping_depth: int = 3
+    decoder_box_size: float = 0.24
+    latent_avg_samples: int = 10000
+
+
+@dataclass
+class RenderConfig:
+    """Training renders (official: 28 coarse samples, no hierarchy, no view locking, 128-ray patches)."""
+
+    num_samples: int = 28
+    hierarchical: bool = False
+    lock_view_dependence: bool = False
+    patch_resolution: int = 128
+    min_scale: float = 0.125
+    max_scale: float = 1.0
+    anneal: float = 0.0019
+    random_shift: bool = True
+    patch_mode: str = "independent"  # deviation: "official" shares one scale per batch and shifts along the diagonal
+    val_size: int = 128
+    val_samples: int = 24
+
+
+@dataclass
+class LossConfig:
+    """Loss weights. Encoder stage: official defaults; generator stage: ``recon``/``adv``/``z_reg``."""
+
+    l2: float = 1.0
+    lpips: float = 0.8
+    w_norm: float = 0.005
+    gan: float = 0.08
+    r1: float = 10.0
+    random_pose_prob: float | None = None  # None: the domain's (0.2 faces, 0.5 cats)
+    recon: float = 1.0  # generator stage: multi-view reconstruction (needs identities.json)
+    adv: float = 0.0  # generator stage: pi-GAN adversarial objective on random codes and poses
+    z_reg: float = 1e-3  # generator stage: pull per-identity latents toward N(0, I)
+
+
+@dataclass
+class OptimConfig:
+    """Optimisers (Ranger = RAdam + Lookahead + gradient centralisation, as the official code)."""
+
+    name: str = "ranger"  # ranger | adam | adamw
+    lr: float = 1e-4
+    lr_dis: float = 2e-5
+    lr_latent: float = 1e-3  # generator stage: per-identity latents
+    scheduler: str = "none"  # none | cosine (timm CosineLRScheduler semantics: lr_min = lr / 100)
+    betas: list[float] = field(default_factory=lambda: [0.95, 0.999])
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainLoopConfig:
+    """Steps, batch, precision and how often to log, validate and save."""
+
+    max_steps: int = 800_000
+    batch_size: int = 1  # per process (the official code uses 1 per GPU on 8 GPUs)
+    grad_accum: int = 1
+    mixed_precision: str = "no"  # no | fp16 | bf16 (never bf16 on CPU: ~100x slower there)
+    log_every: int = 50
+    val_every: int = 2500
+    save_every: int = 20_000
+    keep_checkpoints: int = 2
+
+
+@dataclass
+class TrainConfig:
+    """The whole configuration of one training run."""
+
+    stage: str = "encoder"  # encoder | generator
+    seed: int = 0
+    output_dir: str = "runs/sem2nerf"
+    decoder: str | None = None  # encoder stage: decoder folder (generator-stage export or converted pi-GAN)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that defines the trained weights (not step counts, intervals or paths)."""
+        d = self.to_dict()
+        for key in ("output_dir",):
+            d.pop(key)
+        d["train"] = {k: v for k, v in d["train"].items() if k not in ("max_steps", "log_every", "val_every", "save_every", "keep_checkpoints")}
+        d["data"] = {k: v for k, v in d["data"].items() if k not in ("root", "workers")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot work."""
+        from ..domains import list_domains
+
+        if self.stage not in ("encoder", "generator"):
+            raise ConfigError(f"stage must be 'encoder' or 'generator', got {self.stage!r}")
+        if self.data.domain not in list_domains():
+            raise ConfigError(f"data.domain {self.data.domain!r} is unknown; known: {', '.join(list_domains())}")
+        if self.stage == "encoder" and not self.decoder:
+            raise ConfigError(
+                "the encoder stage needs a frozen decoder: set decoder=<folder> (a generator-stage export, "
+                "or an official pi-GAN checkpoint converted with `python -m sem2nerf convert`)"
+            )
+        if self.train.max_steps < 1 or self.train.batch_size < 1 or self.train.grad_accum < 1:
+            raise ConfigError("train.max_steps, train.batch_size and train.grad_accum must be positive")
+        if self.train.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ConfigError(f"train.mixed_precision must be no, fp16 or bf16, got {self.train.mixed_precision!r}")
+        if self.optim.name not in ("ranger", "adam", "adamw"):
+            raise ConfigError(f"optim.name must be ranger, adam or adamw, got {self.optim.name!r}")
+        if self.optim.scheduler not in ("none", "cosine"):
+            raise ConfigError(f"optim.scheduler must be none or cosine, got {self.optim.scheduler!r}")
+        if self.render.patch_mode not in ("independent", "official"):
+            raise ConfigError(f"render.patch_mode must be independent or official, got {self.render.patch_mode!r}")
+        res = self.render.patch_resolution
+        if res < 16 or res & (res - 1):
+            raise ConfigError(f"render.patch_resolution must be a power of two >= 16 (the patch discriminator halves it), got {res}")
+        if self.stage == "generator" and self.loss.recon <= 0 and self.loss.adv <= 0:
+            raise ConfigError("the generator stage needs loss.recon > 0 or loss.adv > 0")
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg"):
+            if getattr(self.loss, name) < 0:
+                raise ConfigError(f"loss.{name} must be >= 0")
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'the config'} must be a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(f'{where}{k}' for k in unknown)}; known: {', '.join(f'{where}{k}' for k in known)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name) if dataclasses.is_dataclass(cls) else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}{name}.")
+        else:
+            kwargs[name] = _coerce(value, default, f"{where}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    if value is None or default is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(default, float) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(default, list) and isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}")
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings (values parsed as YAML: ``loss.lpips=0``, ``model.encoder_depths=[2,2,2,2]``)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value (e.g. train.max_steps=1000)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: cannot parse the value ({err})") from err
+        _set(tree, key.strip(), value)
+    return tree
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (or start from the defaults), apply overrides, validate."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    tree = apply_overrides(tree, overrides or [])
+    config = _build(TrainConfig, tree, "")
+    config.validate()
+    return config

@@ -1,0 +1,166 @@
+"""Training data: mask / image / pose triples in the CelebAMask-HQ or CatMask layout, and a step-exact sampler.
+
+The batch that a process sees at a given step is a pure function of ``(seed, step, rank)``
+(:class:`StepBatchSampler`), so a resumed run reads exactly the batches the uninterrupted run
+would have read, with any number of DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..domains import Domain, get_domain, read_pose_file
+from ..masks import crop_to_domain, encoder_input, load_mask
+from .config import ConfigError
+
+__all__ = ["MaskImageDataset", "StepBatchSampler", "load_image"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def load_image(path: str | Path, domain: Domain, size: int) -> torch.Tensor:
+    """A ground-truth image ``(3, size, size)`` in [-1, 1]: the domain crop (bilinear), then resize (official 4.4)."""
+    image = Image.open(path).convert("RGB")
+    if domain.crop_fraction < 1.0:  # the central crop_fraction of the frame, as the mask's domain crop
+        crop = round(min(image.size) * domain.crop_fraction)
+        left, top = round((image.width - crop) / 2.0), round((image.height - crop) / 2.0)
+        image = image.crop((left, top, left + crop, top + crop))
+    image = image.resize((size, size), Image.BILINEAR)
+    arr = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()).permute(2, 0, 1)
+    return arr / 127.5 - 1.0
+
+
+class MaskImageDataset(Dataset):
+    """Items ``{x, image, yaw, pitch, identity, index}`` from a data folder.
+
+    Args:
+        root: data folder (see :class:`~sem2nerf.training.config.DataConfig`).
+        domain: ``celebamask_hq`` or ``catmask`` (or any registered domain).
+        id_list: file of image ids (relative to ``root``); ``None`` or a missing default file: every mask.
+        image_size: ground-truth side after the domain crop.
+        encoder_size, use_contour, contour_skip: encoder input (``encoder_size=None``: no encoder input).
+        limit: keep only the first ``limit`` ids.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        domain: str | Domain,
+        id_list: str | None,
+        image_size: int,
+        encoder_size: int | None = 224,
+        use_contour: bool = True,
+        contour_skip: str = "background",
+        limit: int | None = None,
+        require_list: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.domain = get_domain(domain)
+        self.image_size, self.encoder_size = image_size, encoder_size
+        self.use_contour, self.contour_skip = use_contour, contour_skip
+        image_dir, mask_dir = self.root / self.domain.image_folder, self.root / "masks"
+        for folder, what in ((self.root, "data folder"), (image_dir, "image folder"), (mask_dir, "mask folder")):
+            if not folder.is_dir():
+                raise ConfigError(
+                    f"{what} not found: {folder}. data.root must hold the {self.domain.name} layout "
+                    f"({self.domain.image_folder}/, masks/, {self.domain.pose_file}); make a synthetic one with "
+                    f"`python -m sem2nerf synth --out {self.root}`"
+                )
+        pose_path = self.root / self.domain.pose_file
+        try:
+            self.poses = read_pose_file(pose_path, self.domain)
+        except FileNotFoundError:
+            raise ConfigError(f"pose file not found: {pose_path}") from None
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        images = {p.stem: p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS}
+        masks = {p.stem: p for p in mask_dir.iterdir() if p.suffix.lower() == ".png"}
+        if id_list is not None and (self.root / id_list).is_file():
+            ids = [ln.strip().split(".")[0] for ln in (self.root / id_list).read_text().splitlines() if ln.strip()]
+        elif id_list is not None and require_list:
+            raise ConfigError(f"id list not found: {self.root / id_list}")
+        else:
+            ids = sorted(masks, key=lambda s: (len(s), s))
+        missing = [i for i in ids if i not in images or i not in masks or i not in self.poses]
+        if missing:
+            raise ConfigError(
+                f"{len(missing)} image id(s) lack an image, a mask or a pose in {self.root} (first: {missing[:5]})"
+            )
+        if limit is not None:
+            ids = ids[:limit]
+        if not ids:
+            raise ConfigError(f"no training images found in {self.root}")
+        self.ids = ids
+        self.image_paths, self.mask_paths = images, masks
+        identity_of: dict[str, int] = {}
+        identities_file = self.root / "identities.json"
+        self.has_identities = identities_file.is_file()
+        if self.has_identities:
+            table = json.loads(identities_file.read_text())
+            names = sorted(table)
+            for k, name in enumerate(names):
+                for image_id in table[name]:
+                    identity_of[str(image_id)] = k
+            self.num_identities = len(names)
+        else:
+            self.num_identities = len(ids)
+        self.identity = [identity_of.get(i, n) if self.has_identities else n for n, i in enumerate(ids)]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        yaw, pitch = self.poses[image_id]
+        item = {
+            "image": load_image(self.image_paths[image_id], self.domain, self.image_size),
+            "yaw": torch.tensor(yaw, dtype=torch.float32),
+            "pitch": torch.tensor(pitch, dtype=torch.float32),
+            "identity": torch.tensor(self.identity[index]),
+            "index": torch.tensor(index),
+        }
+        if self.encoder_size is not None:
+            mask = load_mask(self.mask_paths[image_id], self.domain.raw_scheme)
+            item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
+            item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
+        return item
+
+
+class StepBatchSampler:
+    """Infinite batch sampler: the batch of ``rank`` at micro-step ``m`` is a pure function of the seed.
+
+    The index stream is a concatenation of seeded permutations (one per epoch); global batch
+    ``g = m * world_size + rank`` takes positions ``[g * batch, (g + 1) * batch)``. Start at
+    ``start_micro_step`` to resume exactly.
+    """
+
+    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, start_micro_step: int = 0) -> None:
+        self.n, self.batch, self.seed = num_items, batch_size, seed
+        self.rank, self.world = rank, world_size
+        self.start = start_micro_step
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            if len(self._perms) > 4:
+                self._perms.pop(min(self._perms))
+            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._perms[epoch]
+
+    def batch_at(self, micro_step: int) -> list[int]:
+        g = micro_step * self.world + self.rank
+        positions = range(g * self.batch, (g + 1) * self.batch)
+        return [int(self._perm(p // self.n)[p % self.n]) for p in positions]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        m = self.start
+        while True:
+            yield self.batch_at(m)
+            m += 1

@@ -1,0 +1,531 @@
+"""The training loop of both stages, on Accelerate (one CPU to many GPUs).
+
+* **encoder stage** (the paper): a frozen decoder; the Swin encoder learns to predict FiLM codes
+  from masks, supervised on region-aware patches (L2, LPIPS, W-norm, patch GAN with R1,
+  random-pose GAN-only steps).
+* **generator stage**: trains a pi-GAN decoder for a new domain, with multi-view reconstruction
+  through per-identity latents (data with several views per identity, e.g. SynthFaces) and/or the
+  pi-GAN adversarial objective on random codes and poses. Its export is a decoder folder.
+
+Every random number of a step comes from generators seeded by ``(seed, step, micro-step, rank)``
+and batches from :class:`~sem2nerf.training.data.StepBatchSampler`, so ``--resume`` continues
+exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from PIL import Image
+from torch import nn
+
+from ..camera import PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
+from ..decoder import PiGANDecoder
+from ..decoder_folder import DECODER_KEYS, load_decoder, save_decoder
+from ..domains import get_domain
+from ..labels import get_label_scheme
+from ..model import Sem2NeRF
+from ..renderer import RenderOptions, render_image, render_patch
+from .config import ConfigError, TrainConfig
+from .data import MaskImageDataset, StepBatchSampler
+from .losses import PatchDiscriminator, d_loss_nonsaturating, g_loss_nonsaturating, load_lpips, r1_penalty, w_norm
+from .optim import learning_rate, make_optimizer, set_learning_rate
+
+__all__ = ["EncoderStage", "GeneratorStage", "train"]
+
+STATE_FILE = "train_state.json"
+CONFIG_FILE = "config.yaml"
+NOVEL_YAWS = (-25.0, 25.0)
+
+
+class EncoderStage(nn.Module):
+    """Mask encoder input -> rendered patch, through the trainable encoder and the frozen decoder."""
+
+    def __init__(self, model: Sem2NeRF, opts: RenderOptions, full_size: int) -> None:
+        super().__init__()
+        self.model, self.opts, self.full_size = model, opts, full_size
+
+    def forward(self, x, cam2world, pattern, generator=None):
+        delta_f, delta_p = self.model.encoder.encode(x)
+        freq, phase = delta_f + self.model.latent_avg_freq, delta_p + self.model.latent_avg_phase
+        locked = None if not self.opts.lock_view_dependence else (0.0, 0.0, -1.0)
+        field = self.model.decoder.modulate(freq, phase, locked)
+        out = render_patch(field, cam2world, pattern, self.full_size, self.model.fov, self.opts, generator)
+        return out.rgb, delta_f, delta_p
+
+
+class GeneratorStage(nn.Module):
+    """Latents (per-identity embeddings and/or random z) -> rendered patches, through a trainable decoder."""
+
+    def __init__(self, decoder: PiGANDecoder, num_identities: int, opts: RenderOptions, full_size: int, fov: float, seed: int) -> None:
+        super().__init__()
+        self.decoder, self.opts, self.full_size, self.fov = decoder, opts, full_size, fov
+        self.latents = None
+        if num_identities > 0:
+            self.latents = nn.Embedding(num_identities, decoder.z_dim)
+            with torch.no_grad():
+                self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=torch.Generator().manual_seed(seed)))
+
+    def forward(self, identity, z_random, cam2world, pattern, generator=None):
+        parts = []
+        if identity is not None:
+            parts.append(self.latents(identity))
+        if z_random is not None:
+            parts.append(z_random)
+        z = torch.cat(parts)
+        freq, phase = self.decoder.mapping(z)
+        locked = None if not self.opts.lock_view_dependence else (0.0, 0.0, -1.0)
+        field = self.decoder.modulate(freq, phase, locked)
+        out = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator)
+        return out.rgb, z
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _step_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 64 + micro) * 4096 + rank)
+
+
+def _cameras(yaw: torch.Tensor, pitch: torch.Tensor, device) -> torch.Tensor:
+    theta, phi = angles_to_renderer(yaw.float().cpu(), pitch.float().cpu())
+    return camera_to_world(theta, phi).to(device)
+
+
+def random_poses(batch: int, domain_name: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official random poses (6.5): 4 x batch candidates (yaw left/right, pitch up/down), ``batch`` picked with replacement.
+
+    Returns public ``(yaw, pitch)`` in degrees.
+    """
+    domain = get_domain(domain_name)
+    (h_lo, h_hi), (v_lo, v_hi) = domain.random_yaw_range, domain.random_pitch_range
+
+    def u(lo, hi):
+        return lo + (hi - lo) * torch.rand(batch, generator=generator)
+
+    zero = torch.zeros(batch)
+    d_theta = torch.cat((-u(h_lo, h_hi), u(h_lo, h_hi), zero, zero))
+    d_phi = torch.cat((zero, zero, -u(v_lo, v_hi), u(v_lo, v_hi)))
+    pick = torch.randint(0, 4 * batch, (batch,), generator=generator)
+    # renderer theta = pi/2 + d_theta -> yaw = -d_theta; phi = pi/2 + d_phi -> pitch = d_phi
+    return torch.rad2deg(-d_theta[pick]), torch.rad2deg(d_phi[pick])
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR of tensors in [-1, 1] (peak-to-peak 2)."""
+    mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return 10.0 * torch.log10(4.0 / mse)
+
+
+def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    return ((rgb.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _fit(array: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(array).resize((size, size), Image.NEAREST if array.ndim == 2 or array.dtype != np.uint8 else Image.BILINEAR))
+
+
+class _Logger:
+    """Metrics to ``metrics.jsonl`` (always) and to Accelerate's trackers (TensorBoard when installed)."""
+
+    def __init__(self, accelerator, out: Path) -> None:
+        self.accelerator, self.path = accelerator, out / "metrics.jsonl"
+
+    def log(self, record: dict, step: int) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        record = {"step": step, "time": round(time.time(), 3), **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        numbers = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k not in ("step", "time")}
+        if self.accelerator.trackers:
+            self.accelerator.log(numbers, step=step)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _resolve_resume(out: Path, resume: str | None) -> Path | None:
+    if resume is None:
+        return None
+    if resume == "latest":
+        ckpts = sorted((out / "checkpoints").glob("step_*")) if (out / "checkpoints").is_dir() else []
+        if not ckpts:
+            raise ConfigError(f"--resume latest: no checkpoint in {out / 'checkpoints'}")
+        return ckpts[-1]
+    path = Path(resume)
+    if not (path / STATE_FILE).is_file():
+        raise ConfigError(f"--resume {resume}: not a checkpoint folder of this training script (no {STATE_FILE})")
+    return path
+
+
+def train(config: TrainConfig, resume: str | None = None, command: str | None = None) -> Path:
+    """Run one training stage; returns the export folder (a Hub model folder or a decoder folder)."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    try:
+        from accelerate.utils import is_tensorboard_available
+    except ImportError:  # pragma: no cover
+        def is_tensorboard_available() -> bool:
+            return False
+
+    out = Path(config.output_dir)
+    resume_dir = _resolve_resume(out, resume)
+    if resume_dir is not None:
+        state = json.loads((resume_dir / STATE_FILE).read_text())
+        if state.get("fingerprint") != config.fingerprint():
+            raise ConfigError(
+                f"--resume {resume_dir}: that checkpoint was written with another config (fingerprint {state.get('fingerprint')} "
+                f"!= {config.fingerprint()}); resume with the same config (only max_steps, intervals and paths may change)"
+            )
+    trackers = "tensorboard" if is_tensorboard_available() else None
+    accelerator = Accelerator(
+        mixed_precision=config.train.mixed_precision,
+        gradient_accumulation_steps=config.train.grad_accum,
+        log_with=trackers,
+        project_dir=str(out),
+    )
+    if config.train.mixed_precision == "bf16" and accelerator.device.type == "cpu":
+        raise ConfigError("train.mixed_precision=bf16 on a CPU is ~100x slower than fp32 here: use 'no' on CPU")
+    set_seed(config.seed)
+    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    domain = get_domain(config.data.domain)
+    cfg_loss, cfg_render = config.loss, config.render
+
+    # ---- fail fast: data, decoder, LPIPS ----
+    encoder_size = config.model.encoder_size if config.stage == "encoder" else None
+    common = dict(
+        root=config.data.root, domain=domain, image_size=config.data.image_size, encoder_size=encoder_size,
+        use_contour=config.model.use_contour, contour_skip=config.model.contour_skip,
+    )
+    train_set = MaskImageDataset(id_list=config.data.train_list, **common)
+    val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
+    val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, **common)
+    lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
+
+    model_kwargs = {k: v for k, v in vars(config.model).items()}
+    if config.stage == "encoder":
+        expect = {k: model_kwargs[k] for k in DECODER_KEYS}
+        expect["domain"] = domain.name
+        decoder, dcfg = load_decoder(config.decoder, expect=expect)
+        model = Sem2NeRF(
+            domain=domain.name, fov=dcfg.get("fov"), ray_start=dcfg.get("ray_start"), ray_end=dcfg.get("ray_end"), **model_kwargs,
+        )
+        model.decoder.load_state_dict(decoder.state_dict())
+        avg_f, avg_p = model.decoder.average_code(config.model.latent_avg_samples, config.seed)
+        model.latent_avg_freq.copy_(avg_f)
+        model.latent_avg_phase.copy_(avg_p)
+        fov, ray_start, ray_end = model.fov, model.ray_start, model.ray_end
+    else:
+        decoder = PiGANDecoder(**{arg: model_kwargs[key] for key, arg in DECODER_KEYS.items()})
+        fov, ray_start, ray_end = domain.fov, domain.ray_start, domain.ray_end
+        if cfg_loss.recon > 0 and not train_set.has_identities:
+            raise ConfigError(
+                f"loss.recon > 0 needs identities.json in {config.data.root} (several views per identity, e.g. SynthFaces); "
+                "for single-view collections use loss.recon=0 loss.adv=1"
+            )
+
+    opts = RenderOptions(
+        num_samples=cfg_render.num_samples, hierarchical=cfg_render.hierarchical, ray_start=ray_start, ray_end=ray_end,
+        lock_view_dependence=cfg_render.lock_view_dependence, last_back=domain.last_back_train,
+    )
+    val_opts = RenderOptions(num_samples=cfg_render.val_samples, ray_start=ray_start, ray_end=ray_end, deterministic=True)
+    schedule = PatchSchedule(
+        resolution=cfg_render.patch_resolution, min_scale=cfg_render.min_scale, max_scale=cfg_render.max_scale,
+        anneal=cfg_render.anneal, random_shift=cfg_render.random_shift, mode=cfg_render.patch_mode,
+    )
+    full_size = config.data.image_size
+
+    if config.stage == "encoder":
+        module = EncoderStage(model, opts, full_size)
+        groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
+        gan_weight = cfg_loss.gan
+    else:
+        n_ids = train_set.num_identities if cfg_loss.recon > 0 else 0
+        module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed)
+        groups = [{"params": list(decoder.parameters()), "lr": config.optim.lr}]
+        if module.latents is not None:
+            groups.append({"params": list(module.latents.parameters()), "lr": config.optim.lr_latent})
+        gan_weight = cfg_loss.adv
+    base_lrs = [g["lr"] for g in groups]
+    optimizer = make_optimizer(groups, config.optim.lr, config.optim)
+    disc = d_opt = None
+    if gan_weight > 0:
+        disc = PatchDiscriminator(cfg_render.patch_resolution).to(device)
+        d_opt = make_optimizer(disc.parameters(), config.optim.lr_dis, config.optim)
+        d_opt = accelerator.prepare(d_opt)
+        accelerator.register_for_checkpointing(disc)
+    module, optimizer = accelerator.prepare(module, optimizer)
+    raw = accelerator.unwrap_model(module)
+
+    start_step = 0
+    if resume_dir is not None:
+        accelerator.load_state(str(resume_dir))
+        start_step = int(json.loads((resume_dir / STATE_FILE).read_text())["step"])
+    accum = config.train.grad_accum
+    sampler = StepBatchSampler(len(train_set), config.train.batch_size, config.seed, rank, world, start_step * accum)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_sampler=sampler, num_workers=config.data.workers,
+        persistent_workers=config.data.workers > 0, pin_memory=device.type == "cuda",
+    )
+    batches = iter(loader)
+    logger = _Logger(accelerator, out)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        if command:
+            (out / "command.txt").write_text(command + "\n")
+    if trackers:
+        accelerator.init_trackers("sem2nerf", config={k: str(v) for k, v in config.to_dict().items()})
+
+    rand_prob = cfg_loss.random_pose_prob if cfg_loss.random_pose_prob is not None else domain.random_pose_prob
+    progress = None
+    if accelerator.is_main_process:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=config.train.max_steps, initial=start_step, desc=f"{config.stage} stage", dynamic_ncols=True)
+    started, last_log, last_log_step = time.time(), time.time(), start_step
+    running: dict[str, float] = {}
+    metrics: dict[str, float] = {}
+    module.train()
+    if config.stage == "encoder":
+        raw.model.decoder.eval()
+
+    for step in range(start_step, config.train.max_steps):
+        lrs = [learning_rate(b, step, config.train.max_steps, config.optim.scheduler) for b in base_lrs]
+        set_learning_rate(optimizer, lrs)
+        if d_opt is not None:
+            set_learning_rate(d_opt, [learning_rate(config.optim.lr_dis, step, config.train.max_steps, config.optim.scheduler)])
+        for micro in range(accum):
+            batch = next(batches)
+            gen = _step_generator(config.seed, step, micro, rank)
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))  # drop-path and other global draws
+            image = batch["image"].to(device)
+            b = image.shape[0]
+            pattern = sample_patch_pattern(b, step, schedule, generator=gen, device=device)
+            real = F.grid_sample(image, pattern, mode="bilinear", align_corners=True)
+            with accelerator.accumulate(module):
+                losses: dict[str, torch.Tensor] = {}
+                if config.stage == "encoder":
+                    random_step = rand_prob > 0 and float(torch.rand(1, generator=gen)) < rand_prob
+                    yaw, pitch = random_poses(b, domain.name, gen) if random_step else (batch["yaw"], batch["pitch"])
+                    with accelerator.autocast():
+                        fake, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen)
+                    fake = fake.float()
+                    if not random_step:
+                        losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
+                        if lpips_model is not None:
+                            losses["lpips"] = cfg_loss.lpips * lpips_model(fake, real).mean()
+                    if cfg_loss.w_norm > 0:
+                        losses["w_norm"] = cfg_loss.w_norm * w_norm(delta_f, delta_p, raw.model.decoder.num_film_layers)
+                    adv_fake = fake
+                else:
+                    ids = batch["identity"].to(device) if raw.latents is not None else None
+                    z_rand = None
+                    if cfg_loss.adv > 0:
+                        z_rand = torch.randn(b, raw.decoder.z_dim, generator=gen).to(device)
+                    yaw, pitch = batch["yaw"], batch["pitch"]
+                    n_parts = (ids is not None) + (z_rand is not None)
+                    cams = _cameras(yaw, pitch, device)
+                    if z_rand is not None:  # random codes at poses of the data (the empirical pose distribution)
+                        perm = torch.randperm(b, generator=gen)
+                        adv_cams = _cameras(yaw[perm], pitch[perm], device)
+                        cams = torch.cat((cams, adv_cams)) if ids is not None else adv_cams
+                    with accelerator.autocast():
+                        fake_all, z = module(ids, z_rand, cams, pattern.repeat(n_parts, 1, 1, 1), gen)
+                    fake_all = fake_all.float()
+                    adv_fake = fake_all[-b:] if z_rand is not None else None
+                    if ids is not None:
+                        fake = fake_all[:b]
+                        losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
+                        if lpips_model is not None:
+                            losses["lpips"] = cfg_loss.recon * cfg_loss.lpips * lpips_model(fake, real).mean()
+                        losses["z_reg"] = cfg_loss.z_reg * z[:b].pow(2).mean()
+                    else:
+                        fake = adv_fake
+                if disc is not None and adv_fake is not None:
+                    disc.requires_grad_(False)
+                    losses["g_gan"] = gan_weight * g_loss_nonsaturating(disc(adv_fake))
+                total = sum(losses.values())
+                if not torch.isfinite(total):
+                    raise FloatingPointError(f"step {step}: the loss is not finite ({ {k: float(v) for k, v in losses.items()} })")
+                accelerator.backward(total)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+
+                if disc is not None and adv_fake is not None:
+                    disc.requires_grad_(True)
+                    real_in = real.detach().requires_grad_(True)
+                    real_logits = disc(real_in)
+                    fake_logits = disc(adv_fake.detach())
+                    d_gan = d_loss_nonsaturating(real_logits, fake_logits)
+                    r1 = r1_penalty(real_logits, real_in, cfg_loss.r1) if cfg_loss.r1 > 0 else torch.zeros((), device=device)
+                    accelerator.backward((d_gan + r1) * gan_weight)
+                    if accelerator.sync_gradients and world > 1:
+                        for p in disc.parameters():
+                            if p.grad is not None:
+                                p.grad.copy_(accelerator.reduce(p.grad, reduction="mean"))
+                    d_opt.step()
+                    d_opt.zero_grad(set_to_none=True)
+                    losses["d_gan"] = d_gan.detach() * gan_weight
+                    losses["r1"] = r1.detach() * gan_weight
+            for k, v in losses.items():
+                running[k] = running.get(k, 0.0) + float(v.detach()) / accum
+            running["total"] = running.get("total", 0.0) + float(total.detach()) / accum
+            with torch.no_grad():
+                if fake is not None and "l2" in losses:  # reconstruction steps only
+                    running["psnr_patch"] = running.get("psnr_patch", 0.0) + float(_psnr(fake, real).mean()) / accum
+        running["_n"] = running.get("_n", 0.0) + 1
+        done = step + 1
+        if progress is not None:
+            progress.update(1)
+            if done % max(1, min(10, config.train.log_every)) == 0:
+                progress.set_postfix(loss=f"{running.get('total', 0.0) / running['_n']:.4f}")
+        if done % config.train.log_every == 0 or done == config.train.max_steps:
+            n = running.pop("_n")
+            now = time.time()
+            record = {k: v / n for k, v in running.items()}
+            record.update(lr=lrs[0], steps_per_s=(done - last_log_step) / max(now - last_log, 1e-9), elapsed_s=now - started)
+            logger.log(record, done)
+            running, last_log, last_log_step = {}, now, done
+        if done % config.train.val_every == 0 or done == config.train.max_steps:
+            metrics = validate(config, raw, val_set, val_opts, accelerator, out, done, fov)
+            logger.log({f"val_{k}": v for k, v in metrics.items()}, done)
+            module.train()
+            if config.stage == "encoder":
+                raw.model.decoder.eval()
+        if done % config.train.save_every == 0 or done == config.train.max_steps:
+            save_checkpoint(accelerator, out, done, config)
+    if progress is not None:
+        progress.close()
+    accelerator.wait_for_everyone()
+    export = out / "export"
+    if accelerator.is_main_process:
+        export = _export(config, raw, export, metrics, command, time.time() - started, start_step, train_set)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return export
+
+
+def save_checkpoint(accelerator, out: Path, step: int, config: TrainConfig) -> Path:
+    """``accelerator.save_state`` (models, optimisers, RNG, the discriminator) plus the step and the config fingerprint."""
+    path = out / "checkpoints" / f"step_{step:08d}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / STATE_FILE).write_text(json.dumps({"step": step, "fingerprint": config.fingerprint()}) + "\n")
+        ckpts = sorted((out / "checkpoints").glob("step_*"))
+        for old in ckpts[: max(0, len(ckpts) - config.train.keep_checkpoints)]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return path
+
+
+@torch.no_grad()
+def validate(config: TrainConfig, raw: nn.Module, val_set: MaskImageDataset, opts: RenderOptions, accelerator, out: Path, step: int, fov: float) -> dict[str, float]:
+    """Full-frame renders of the validation items at their poses: PSNR/L2 gathered over processes; a PNG sheet on the main process.
+
+    Encoder stage: held-out masks through the encoder. Generator stage: training identities through their latents.
+    """
+    rank, world, device = accelerator.process_index, accelerator.num_processes, accelerator.device
+    size = config.render.val_size
+    raw.eval()
+    indices = list(range(rank, len(val_set), world))
+    per_item_psnr, per_item_l2, rows = [], [], []
+    for i in indices:
+        item = val_set[i]
+        if config.stage == "encoder":
+            model = raw.model
+            freq, phase = model.encode_tensor(item["x"][None].to(device))
+            decoder = model.decoder
+        else:
+            decoder = raw.decoder
+            z = raw.latents(item["identity"][None].to(device)) if raw.latents is not None else torch.zeros(1, decoder.z_dim, device=device)
+            freq, phase = decoder.mapping(z)
+        field = decoder.modulate(freq, phase)
+        views = []
+        for dyaw in (0.0, *NOVEL_YAWS):
+            c2w = _cameras(item["yaw"][None] + dyaw, item["pitch"][None], device)
+            views.append(render_image(field, c2w, size, fov, opts).rgb[0])
+        gt = F.interpolate(item["image"][None], size=(size, size), mode="bilinear", align_corners=False)[0].to(device)
+        per_item_psnr.append(_psnr(views[0][None], gt[None])[0])
+        per_item_l2.append(F.mse_loss(views[0], gt))
+        if "mask" in item:
+            colour = get_label_scheme(val_set.domain.raw_scheme).colorize(item["mask"].numpy())
+        else:
+            colour = np.zeros((size, size, 3), np.uint8)
+        rows.append((int(item["index"]), [_fit(colour, size), *[_to_uint8(v) for v in views], _to_uint8(gt)]))
+    psnr = torch.stack(per_item_psnr) if per_item_psnr else torch.zeros(0, device=device)
+    l2 = torch.stack(per_item_l2) if per_item_l2 else torch.zeros(0, device=device)
+    psnr, l2 = accelerator.gather_for_metrics((psnr, l2), use_gather_object=False) if world > 1 else (psnr, l2)
+    if world > 1:
+        gathered = [None] * world
+        torch.distributed.all_gather_object(gathered, rows)
+        rows = [r for part in gathered for r in part]
+    if accelerator.is_main_process and rows:
+        rows.sort(key=lambda r: r[0])
+        sheet = np.concatenate([np.concatenate(cells, axis=1) for _, cells in rows], axis=0)
+        (out / "val").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sheet).save(out / "val" / f"step_{step:08d}.png")
+    return {"psnr": float(psnr.mean()) if psnr.numel() else math.nan, "l2": float(l2.mean()) if l2.numel() else math.nan, "count": int(psnr.numel())}
+
+
+def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, command: str | None, seconds: float, start_step: int, train_set) -> Path:
+    data_desc = _describe_data(config, train_set)
+    hardware = f"{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"CPU ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
+    meta = {
+        "training_command": command,
+        "stage": config.stage,
+        "steps": config.train.max_steps,
+        "resumed_from_step": start_step,
+        "wall_time_s": round(seconds, 1),
+        "hardware": hardware,
+        "data": data_desc,
+        "validation": metrics,
+        "config_fingerprint": config.fingerprint(),
+    }
+    if config.stage == "generator":
+        return save_decoder(raw.decoder, export, domain=config.data.domain, metadata=meta)
+    model: Sem2NeRF = raw.model
+    metric_text = (
+        f"Validation after {config.train.max_steps} steps ({metrics.get('count', 0)} held-out masks, full {config.render.val_size}px "
+        f"renders at the annotated pose): PSNR {metrics.get('psnr', float('nan')):.2f} dB, L2 {metrics.get('l2', float('nan')):.5f}."
+    )
+    model.save_pretrained(
+        export,
+        model_card_kwargs={
+            "training_data": data_desc + f"\n\nTrained for {config.train.max_steps} steps in {seconds / 60:.1f} min on {hardware}.",
+            "training_command": command or "",
+            "metrics": metric_text,
+        },
+    )
+    (export / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return export
+
+
+def _describe_data(config: TrainConfig, train_set) -> str:
+    desc = f"{len(train_set)} training images from `{Path(config.data.root).name}` ({config.data.domain} layout)"
+    info = Path(config.data.root) / "synthfaces.json"
+    if info.is_file():
+        s = json.loads(info.read_text())
+        desc += (
+            f": SynthFaces generator version {s.get('version')}, seed {s.get('seed')}, {s.get('identities')} identities x "
+            f"{s.get('views_per_identity')} views at {s.get('image_size')} px"
+        )
+    return desc + "."
+
+
+def command_line() -> str:
+    """The command that started this process (for model cards)."""
+    argv = [os.path.basename(sys.argv[0]) or "train_accelerate.py", *sys.argv[1:]]
+    return " ".join(argv)
