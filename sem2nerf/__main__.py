@@ -1,4 +1,4 @@
-"""Command line: ``python -m sem2nerf {render,info,schemes,synth} ...``."""
+"""Command line: ``python -m sem2nerf {render,info,schemes,synth,convert} ...``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ EXAMPLES = """examples:
   python -m sem2nerf render --model ./my-model --mask face.png --style-seed 92 --style-layers 8 --out styled.png
   python -m sem2nerf info --model ./my-model
   python -m sem2nerf schemes
+  python -m sem2nerf convert sem2nerf_celebahq_pretrained.pt --out ./sem2nerf-celebahq
+"""
+
+CONVERT_EXAMPLES = """examples:
+  python -m sem2nerf convert pretrained_models/sem2nerf_celebahq_pretrained.pt --out models/sem2nerf-celebahq
+  python -m sem2nerf convert pretrained_models/pigan-celeba-pretrained.pth --out models/pigan-celeba
+  python -m sem2nerf convert sem2nerf_catmask_pretrained.pt --out models/catmask --push-to-hub me/sem2nerf-catmask --dry-run
 """
 
 
@@ -81,7 +88,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="generate a SynthFaces data set (procedural 3D heads, CelebAMask-HQ layout)")
     add_synth_arguments(s)
+    _add_convert_parser(sub)
     return parser
+
+
+def _add_convert_parser(sub) -> None:
+    from .domains import list_domains
+
+    c = sub.add_parser(
+        "convert",
+        help="convert the official Sem2NeRF / pi-GAN checkpoints into folders this package loads",
+        description="Convert an official checkpoint, read safely (weights only) and checked key by key: "
+        "sem2nerf_{celebahq,catmask}_pretrained.pt become model folders for Sem2NeRF.from_pretrained (and the app); "
+        "pigan-{celeba,cats2}-pretrained.pth become decoder folders for the training script's encoder stage. "
+        "The written folder is reloaded and compared with the checkpoint before the command succeeds.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CONVERT_EXAMPLES,
+    )
+    c.add_argument("checkpoint", help="the official .pt / .pth file")
+    c.add_argument("--out", required=True, help="folder to write (new, or empty, or a previous conversion with --overwrite)")
+    c.add_argument("--kind", choices=["auto", "sem2nerf", "pigan"], default="auto", help="what the file holds (default: detected)")
+    c.add_argument("--domain", choices=list_domains(), default=None,
+                   help="data-set domain (default: the checkpoint's options, or the official pi-GAN file name)")
+    c.add_argument("--contour-skip", choices=["smallest", "background"], default="smallest",
+                   help="'smallest' reproduces the official contour channel; 'background' is this package's fix")
+    c.add_argument("--overwrite", action="store_true", help="replace the files of a previous conversion in --out")
+    c.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="then upload the folder to this Hub model repo")
+    c.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    c.add_argument("--license", default=None, help="licence id for the model card (default: 'other', explained in the card)")
+    c.add_argument("--dry-run", action="store_true", help="with --push-to-hub: list what would be uploaded, upload nothing")
 
 
 def _device(name: str):
@@ -162,6 +197,22 @@ def cmd_schemes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert_checkpoint, push_folder, upload_plan
+    from .errors import Sem2NeRFError
+
+    if args.dry_run and not args.push_to_hub:
+        raise Sem2NeRFError("--dry-run shows what --push-to-hub would upload: pass --push-to-hub REPO_ID as well")
+    report = convert_checkpoint(args.checkpoint, args.out, kind=args.kind, domain=args.domain, contour_skip=args.contour_skip,
+                                overwrite=args.overwrite, repo_id=args.push_to_hub, license_id=args.license)
+    print(report.summary())
+    if args.push_to_hub and args.dry_run:
+        print(upload_plan(args.out, args.push_to_hub, private=args.private))
+    elif args.push_to_hub:
+        print(f"uploaded {args.out} to {args.push_to_hub}: {push_folder(args.out, args.push_to_hub, private=args.private)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -170,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .errors import Sem2NeRFError
 
-    handlers = {"render": cmd_render, "info": cmd_info, "schemes": cmd_schemes}
+    handlers = {"render": cmd_render, "info": cmd_info, "schemes": cmd_schemes, "convert": cmd_convert}
     if args.command == "synth":
         from .synthfaces import run_synth
 
