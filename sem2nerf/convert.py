@@ -643,7 +643,7 @@ def _write_decoder_card(decoder: PiGANDecoder, folder: Path, domain: str, source
 
 The frozen pi-GAN radiance field ({PIGAN_PAPER}) that Sem2NeRF ({SEM2NERF_PAPER}) trains its {title} encoder against,
 as a sem2nerf decoder folder: `{DECODER_CONFIG_NAME}` + `{DECODER_WEIGHTS_NAME}`. Give this folder to the training
-script's encoder stage as its frozen decoder.
+script's encoder stage as its frozen decoder (`decoder: <folder>` in its config).
 
 Converted from `{source}` (SHA-256 `{digest}`), distributed with {SEM2NERF_REPO}, by `python -m sem2nerf convert`; the
 weights are unchanged, the keys mapped with `sem2nerf.decoder.official_decoder_key_map`.
