@@ -550,11 +550,12 @@ def convert_checkpoint(
     if kind != "auto" and kind != found:
         raise ModelLoadError(f"{path.name} holds a {'pi-GAN decoder' if found == 'pigan' else 'Sem2NeRF checkpoint'}, not "
                              f"what kind={kind!r} asks for")
-    folder = _prepare_folder(Path(out).expanduser(), overwrite)
+    folder = Path(out).expanduser()
+    _check_folder(folder, overwrite)  # before the work: a refusal should come at once
     digest = _sha256(path)
     if found == "sem2nerf":
         model, report = model_from_official(checkpoint, domain=domain, contour_skip=contour_skip, source=path.name, **config)
-        _write_model(model, folder, path.name, digest, repo_id, license_id)
+        _write_model(model, _prepare_folder(folder), path.name, digest, repo_id, license_id)
         loaded = Sem2NeRF.from_pretrained(folder)
         _assert_same(model.state_dict(), loaded.state_dict(), folder)
     else:
@@ -567,7 +568,8 @@ def convert_checkpoint(
         dom = get_domain(name)
         decoder = decoder_from_official(checkpoint, source=path.name)
         meta = {"source": path.name, "sha256": digest, "converted_by": "python -m sem2nerf convert"}
-        save_decoder(decoder, folder, domain=dom.name, fov=dom.fov, ray_start=dom.ray_start, ray_end=dom.ray_end, metadata=meta)
+        save_decoder(decoder, _prepare_folder(folder), domain=dom.name, fov=dom.fov, ray_start=dom.ray_start, ray_end=dom.ray_end,
+                     metadata=meta)
         _write_decoder_card(decoder, folder, dom.name, path.name, digest, repo_id, license_id)
         loaded_decoder, written = load_decoder(folder, expect={"domain": dom.name})
         _assert_same(decoder.state_dict(), loaded_decoder.state_dict(), folder)
@@ -579,15 +581,21 @@ def convert_checkpoint(
     return report
 
 
-def _prepare_folder(folder: Path, overwrite: bool) -> Path:
+_WRITTEN = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, DECODER_CONFIG_NAME, DECODER_WEIGHTS_NAME)
+
+
+def _check_folder(folder: Path, overwrite: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise ModelLoadError(f"{folder} is a file; give a folder to write the converted model to")
-    if folder.is_dir() and any(folder.iterdir()):
-        if not overwrite:
-            raise ModelLoadError(f"{folder} is not empty; choose a new folder or pass --overwrite to replace a previous conversion")
-        for name in (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, DECODER_CONFIG_NAME, DECODER_WEIGHTS_NAME):
-            (folder / name).unlink(missing_ok=True)
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise ModelLoadError(f"{folder} is not empty; choose a new folder or pass --overwrite to replace a previous conversion")
+
+
+def _prepare_folder(folder: Path) -> Path:
+    """Create the folder, or clear the files a previous conversion wrote there (nothing else)."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name in _WRITTEN:
+        (folder / name).unlink(missing_ok=True)
     return folder
 
 

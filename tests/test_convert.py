@@ -384,6 +384,7 @@ def test_pigan_decoder_converts_to_a_decoder_folder(tmp_path):
     torch.save(dec, other)
     with pytest.raises(ModelLoadError, match="pass the domain"):
         convert_checkpoint(other, tmp_path / "unknown")
+    assert not (tmp_path / "unknown").exists()  # a refused conversion leaves nothing behind
     assert convert_checkpoint(other, tmp_path / "celeba-decoder", domain="celebamask_hq").config["fov"] == 12.0
 
 
