@@ -13,6 +13,10 @@ Two evaluation paths compute the same field:
 * :meth:`PiGANDecoder.modulate` -> :class:`ModulatedField` - each code's FiLM scale and shift (and
   the input scaling, and a locked view direction) folded into per-code weights once, so each layer
   is one batched matrix multiply plus a sine. Renders of many views of one code use this.
+
+Without gradients, :class:`ModulatedField` evaluates points in blocks of ``block_points``
+(default :data:`BLOCK_POINTS`) so that a block's activations stay in the CPU cache through all
+layers, and applies the sines in place. This changes no arithmetic: it is the same field, faster.
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from torch import nn
 
 from .camera import LOCKED_VIEW_DIRECTION
 
-__all__ = ["MappingNetwork", "ModulatedField", "PiGANDecoder", "official_decoder_key_map"]
+__all__ = ["BLOCK_POINTS", "MappingNetwork", "ModulatedField", "PiGANDecoder", "official_decoder_key_map"]
 
 FREQ_SCALE, FREQ_SHIFT = 15.0, 30.0
+# Points per block of a no-grad field evaluation: 8192 x 256 float32 activations (8 MiB) stay in the
+# caches of these CPUs through every layer; blocks of 2k-16k measure within a few percent of each other.
+BLOCK_POINTS = 8192
 
 
 class MappingNetwork(nn.Module):
@@ -70,6 +77,7 @@ class ModulatedField:
         color_weight: torch.Tensor,
         color_bias: torch.Tensor,
         color_out: tuple[torch.Tensor, torch.Tensor],
+        block_points: int = BLOCK_POINTS,
     ) -> None:
         self.weights = weights  # per trunk layer: (B, in, out), already scaled by gamma
         self.biases = biases  # per trunk layer: (B, 1, out) = gamma * b + beta
@@ -78,23 +86,41 @@ class ModulatedField:
         self.color_weight = color_weight  # (B, hidden, hidden)
         self.color_bias = color_bias  # (B, 1, hidden)
         self.color_out = color_out
+        self.block_points = block_points  # points per block without gradients (cache-sized)
 
     @property
     def view_locked(self) -> bool:
         return self.color_dir_weight is None
 
     def __call__(self, points: torch.Tensor, directions: torch.Tensor | None = None) -> torch.Tensor:
+        if self.color_dir_weight is not None and directions is None:
+            raise ValueError("this field was built without a locked view direction: pass directions")
+        if torch.is_grad_enabled():
+            return self._evaluate(points, directions)
+        out = points.new_empty(*points.shape[:-1], 4)
+        step = max(1, self.block_points)
+        for start in range(0, points.shape[1], step):
+            sl = slice(start, start + step)
+            self._evaluate(points[:, sl], None if directions is None else directions[:, sl], out[:, sl])
+        return out
+
+    def _evaluate(self, points: torch.Tensor, directions: torch.Tensor | None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The field at ``points``; with ``out`` (no-grad only) written into it, sines applied in place."""
+        inplace = out is not None
         h = points
         for w, b in zip(self.weights, self.biases):
-            h = torch.baddbmm(b, h, w).sin_() if not torch.is_grad_enabled() else torch.sin(torch.baddbmm(b, h, w))
+            h = torch.baddbmm(b, h, w)
+            h = h.sin_() if inplace else torch.sin(h)
         sigma = F.linear(h, *self.density)
         c = torch.baddbmm(self.color_bias, h, self.color_weight)
         if self.color_dir_weight is not None:
-            if directions is None:
-                raise ValueError("this field was built without a locked view direction: pass directions")
-            c = c + torch.bmm(directions, self.color_dir_weight)
-        rgb = torch.sigmoid(F.linear(torch.sin(c), *self.color_out))
-        return torch.cat((rgb, sigma), dim=-1)
+            c = c.baddbmm_(directions, self.color_dir_weight) if inplace else c + torch.bmm(directions, self.color_dir_weight)
+        rgb = F.linear(c.sin_() if inplace else torch.sin(c), *self.color_out)
+        if not inplace:
+            return torch.cat((torch.sigmoid(rgb), sigma), dim=-1)
+        out[..., :3].copy_(rgb.sigmoid_())
+        out[..., 3:].copy_(sigma)
+        return out
 
 
 class PiGANDecoder(nn.Module):

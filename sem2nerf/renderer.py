@@ -49,7 +49,8 @@ class RenderOptions:
         clamp_mode: ``"relu"`` or ``"softplus"`` activation of the density.
         noise_std: std of the noise added to densities (0 in both official curricula).
         deterministic: no jitter and deterministic inverse-CDF sampling (u = linspace(0, 1)).
-        chunk_points: coarse sample points evaluated per chunk (bounds memory).
+        chunk_points: most points per field call; rays are rendered in chunks of ``chunk_points // samples``
+            (bounds memory whatever the image size).
     """
 
     num_samples: int = 24
@@ -173,40 +174,73 @@ def _evaluate(field: Field, origins, directions, z, opts: RenderOptions) -> tupl
     return out[..., :3], out[..., 3]
 
 
+RNG_BLOCK_RAYS = 1024  # random numbers are drawn per block of this many rays, each block from its own stream
+
+
+def _chunk_randoms(base_seed: int, batch: int, start: int, stop: int, sizes: tuple[int, int, int], device, dtype,
+                   cache: dict):
+    """Jitter ``(B, rays, n)``, importance uniforms ``(B, rays, nf)`` and noise ``(B, rays, total)`` for rays
+    ``[start, stop)`` (``None`` where a size is 0). Each block of :data:`RNG_BLOCK_RAYS` rays has its own
+    generator seeded from ``base_seed``, so the numbers do not depend on the chunk size and only the
+    current chunk's are held in memory (plus the last block drawn, in ``cache``, for small chunks)."""
+    parts: list[list[torch.Tensor]] = [[], [], []]
+    for block in range(start // RNG_BLOCK_RAYS, (stop - 1) // RNG_BLOCK_RAYS + 1):
+        if block not in cache:
+            gen = torch.Generator(device=device).manual_seed(base_seed + block)
+            cache.clear()
+            cache[block] = [draw(batch, RNG_BLOCK_RAYS, size, generator=gen, device=device, dtype=dtype) if size else None
+                            for size, draw in zip(sizes, (torch.rand, torch.rand, torch.randn))]
+        lo = max(start, block * RNG_BLOCK_RAYS) - block * RNG_BLOCK_RAYS
+        hi = min(stop, (block + 1) * RNG_BLOCK_RAYS) - block * RNG_BLOCK_RAYS
+        for i, values in enumerate(cache[block]):
+            if values is not None:
+                parts[i].append(values[:, lo:hi])
+    return tuple(torch.cat(p, dim=1) if p else None for p in parts)
+
+
 def render_rays(field: Field, rays: RayBundle, opts: RenderOptions, generator: torch.Generator | None = None) -> RenderOutput:
-    """Render rays ``(B, R)`` through a field. ``generator`` drives jitter and importance sampling."""
+    """Render rays ``(B, R)`` through a field. ``generator`` drives jitter and importance sampling.
+
+    The field is called with at most ``opts.chunk_points`` points at a time (``chunk_points // num_samples``
+    rays, coarse and then fine samples), and every per-sample tensor lives only for one chunk, so peak
+    memory is set by the chunk size, not by the number of rays.
+    """
     origins, directions = rays
     batch, num_rays, _ = directions.shape
     device, dtype = directions.device, directions.dtype
     n, nf = opts.num_samples, opts.fine_samples
     base = torch.linspace(opts.ray_start, opts.ray_end, n, device=device, dtype=dtype)
-    # Draw every random number for the whole bundle first: results do not depend on chunking.
-    jitter = u_fine = noise = None
-    if not opts.deterministic:
-        jitter = (torch.rand(batch, num_rays, n, generator=generator, device=device, dtype=dtype) - 0.5) * (base[1] - base[0])
-        if opts.hierarchical:
-            u_fine = torch.rand(batch, num_rays, nf, generator=generator, device=device, dtype=dtype)
-    if opts.noise_std > 0:
-        total = n + (nf if opts.hierarchical else 0)
-        noise = torch.randn(batch, num_rays, total, generator=generator, device=device, dtype=dtype) * opts.noise_std
+    total = n + (nf if opts.hierarchical else 0)
+    sizes = (
+        0 if opts.deterministic else n,
+        nf if opts.hierarchical and not opts.deterministic else 0,
+        total if opts.noise_std > 0 else 0,
+    )
+    base_seed = None
+    if any(sizes):  # one draw from the caller's generator seeds every block's stream
+        base_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device if generator else "cpu"))
 
-    rays_per_chunk = max(1, opts.chunk_points // n)
-    outputs = []
+    rays_per_chunk = max(1, opts.chunk_points // max(n, nf if opts.hierarchical else 1))
+    outputs, cache = [], {}
     for start in range(0, num_rays, rays_per_chunk):
         sl = slice(start, start + rays_per_chunk)
         o, d = origins[:, sl], directions[:, sl]
+        jitter = u_fine = chunk_noise = None
+        if base_seed is not None:
+            jitter, u_fine, chunk_noise = _chunk_randoms(base_seed, batch, start, start + o.shape[1], sizes, device, dtype, cache)
+            if chunk_noise is not None:
+                chunk_noise = chunk_noise * opts.noise_std
         z = base.expand(batch, o.shape[1], n)
         if jitter is not None:
-            z = z + jitter[:, sl]
+            z = z + (jitter - 0.5) * (base[1] - base[0])
         rgb, sigma = _evaluate(field, o, d, z, opts)
-        chunk_noise = None if noise is None else noise[:, sl]
         if opts.hierarchical:
             with torch.no_grad():
                 _, _, w, _ = integrate(rgb, sigma, z, clamp_mode=opts.clamp_mode,
                                        noise=None if chunk_noise is None else chunk_noise[..., :n])
                 bins = 0.5 * (z[..., 1:] + z[..., :-1])
                 flat = bins.shape[0] * bins.shape[1]
-                u = None if u_fine is None else u_fine[:, sl].reshape(flat, nf)
+                u = None if u_fine is None else u_fine.reshape(flat, nf)
                 z_fine = sample_pdf(bins.reshape(flat, n - 1), (w[..., 1:-1] + 1e-5).reshape(flat, n - 2), nf, u)
                 z_fine = z_fine.reshape(batch, -1, nf)
             rgb_f, sigma_f = _evaluate(field, o, d, z_fine, opts)

@@ -1,6 +1,8 @@
 """Volume rendering against analytic cases; sampling, determinism and chunking properties."""
 
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,14 +92,31 @@ def test_seeded_renders_are_reproducible_and_chunking_does_not_change_them(decod
     field = dec.modulate(f, p)
     opts = RenderOptions(num_samples=8)
     c2w = frontal()
-    a = render_image(field, c2w, 16, 12.0, opts, torch.Generator().manual_seed(3)).rgb
-    b = render_image(field, c2w, 16, 12.0, opts.with_(chunk_points=40), torch.Generator().manual_seed(3)).rgb
-    c = render_image(field, c2w, 16, 12.0, opts, torch.Generator().manual_seed(4)).rgb
+    size = 36  # 1296 rays: more than one block of random numbers (RNG_BLOCK_RAYS)
+    a = render_image(field, c2w, size, 12.0, opts, torch.Generator().manual_seed(3)).rgb
+    b = render_image(field, c2w, size, 12.0, opts.with_(chunk_points=300), torch.Generator().manual_seed(3)).rgb
+    c = render_image(field, c2w, size, 12.0, opts, torch.Generator().manual_seed(4)).rgb
     torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
     assert (a - c).abs().max() > 1e-4  # jitter is real
     d1 = render_image(field, c2w, 16, 12.0, opts.with_(deterministic=True)).rgb
     d2 = render_image(field, c2w, 16, 12.0, opts.with_(deterministic=True, chunk_points=100)).rgb
     torch.testing.assert_close(d1, d2, atol=1e-6, rtol=0)
+
+
+def test_field_calls_never_exceed_the_chunk_size_whatever_the_image_size(decoder_field):
+    dec, f, p = decoder_field
+    field = dec.modulate(f, p)
+    calls: list[int] = []
+
+    def counting(points, directions):
+        calls.append(points.shape[0] * points.shape[1])
+        return field(points, directions)
+
+    for size in (8, 32):
+        calls.clear()
+        render_image(counting, frontal(), size, 12.0, RenderOptions(num_samples=8, chunk_points=200), torch.Generator().manual_seed(0))
+        assert max(calls) <= 200
+        assert sum(calls) == size * size * 16  # every coarse and fine sample evaluated exactly once
 
 
 def test_folded_field_equals_textbook_decoder(decoder_field):
@@ -108,6 +127,41 @@ def test_folded_field_equals_textbook_decoder(decoder_field):
     with torch.no_grad():
         torch.testing.assert_close(dec.modulate(f, p)(pts), dec(pts, f, p, locked), atol=1e-5, rtol=0)
         torch.testing.assert_close(dec.modulate(f, p, None)(pts, dirs), dec(pts, f, p, dirs), atol=1e-5, rtol=0)
+
+
+def test_blocked_no_grad_evaluation_equals_the_differentiable_one(decoder_field):
+    dec, f, p = decoder_field
+    pts = torch.rand(1, 300, 3) * 0.24 - 0.12
+    dirs = torch.nn.functional.normalize(torch.randn(1, 300, 3), dim=-1)
+    for locked in (True, False):
+        field = dec.modulate(f.detach(), p.detach()) if locked else dec.modulate(f.detach(), p.detach(), None)
+        view = None if locked else dirs
+        with torch.enable_grad():
+            reference = field(pts, view)
+        field.block_points = 37  # blocks that do not divide the points
+        with torch.no_grad():
+            torch.testing.assert_close(field(pts, view), reference.detach(), atol=1e-6, rtol=0)
+
+
+def _official_baseline():
+    """The faithful re-implementation of the official inference path, from benchmarks/bench_render.py."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_render.py"
+    spec = importlib.util.spec_from_file_location("bench_render", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fast_render_equals_the_official_algorithm_in_deterministic_mode(decoder_field):
+    bench = _official_baseline()
+    dec, f, p = decoder_field
+    yaw, pitch, size, fov, steps = 25.0, -10.0, 20, 12.0, 10
+    official = bench.official_render(dec, f.detach(), p.detach(), yaw, pitch, size, fov, steps, 0.88, 1.12, max_batch=700)
+    opts = RenderOptions(num_samples=steps, deterministic=True, chunk_points=300)
+    ours = bench.our_render(dec.modulate(f.detach(), p.detach()), yaw, pitch, size, fov, opts)
+    assert official.shape == ours.shape == (1, 3, size, size)
+    assert float(official.std()) > 1e-3  # a real image, not a constant
+    torch.testing.assert_close(ours, official, atol=2e-5, rtol=0)
 
 
 def test_full_frame_patch_equals_image_render(decoder_field):
