@@ -470,7 +470,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 )
                 brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush size (pixels)")
                 with gr.Row():
-                    clear_btn = gr.Button("Clear canvas (all background)")
+                    clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button")
                     render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
                 with gr.Accordion("Upload a mask file (label ids or colours)", open=False):
                     mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath")
@@ -507,7 +507,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                     mesh_btn = gr.Button("Export mesh")
                     model3d = gr.Model3D(label="Mesh (vertex colours)")
                     mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
-                yaw = gr.Slider(-60, 60, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)")
+                yaw = gr.Slider(-60, 60, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)",
+                                elem_id="yaw")
                 pitch = gr.Slider(-30, 30, value=0, step=1, label="Pitch (degrees; - looks from above)")
                 fov = gr.Slider(6, 30, value=default_fov, step=0.5, label="Field of view (degrees)")
                 size = gr.Slider(64, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
