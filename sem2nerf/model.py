@@ -482,6 +482,17 @@ class Sem2NeRF(
             raise ModelLoadError(f"cannot read weights {path}: the file is missing, truncated or not safetensors ({err})") from err
         load_state_strictly(self, state, strict=strict, source=str(path))
 
+    # --- baking ---------------------------------------------------------------------------------
+
+    def bake(self, scene: Scene, **kwargs) -> BakedScene:  # noqa: F821 - sem2nerf.bake is imported when called
+        """Bake a scene into a radiance grid that renders new views in a fraction of a direct render's time.
+
+        Keyword arguments go to :func:`sem2nerf.bake.bake` (``resolution``, ``fov``, ``levels``...).
+        """
+        from .bake import bake
+
+        return bake(self, scene, **kwargs)
+
 
 def load_state_strictly(module: nn.Module, state: dict[str, torch.Tensor], strict: bool = True, source: str = "weights") -> None:
     """``load_state_dict`` that names every missing, unexpected and mis-shaped key in one clear error."""

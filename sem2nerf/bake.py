@@ -1,0 +1,266 @@
+"""Baked radiance grids: one scene's field sampled once on a grid, then any view rendered from the grid.
+
+With the view direction locked (as at official inference), a scene's colour and density depend on
+position only, so they can be stored on a grid of ``(resolution + 1)^3`` nodes over a cube that
+holds every point a camera on the unit sphere samples. Baking is coarse to fine: the field is
+evaluated on a grid ``2^(levels-1)`` times coarser, then each finer level evaluates only the nodes
+of cells near a surface (neither empty nor deep inside opaque matter, plus a margin of cells) and
+takes the others by trilinear upsampling. A face costs about one direct render to bake; each view
+then costs only grid lookups, through the same renderer (:mod:`sem2nerf.renderer`) with the same
+cameras and options as a direct render.
+
+    baked = model.bake(scene)                   # or bake(model, scene)
+    image = baked.render(yaw=20, pitch=-5)      # a PIL image, like model.render
+    sigma = baked.density                       # (N, N, N) raw density over baked.coordinates (x, y, z)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .camera import angles_to_renderer, camera_to_world
+from .renderer import Field, RenderOptions, RenderOutput, render_image
+
+if TYPE_CHECKING:
+    from .model import Scene, Sem2NeRF
+    from .trajectories import Pose
+
+__all__ = ["BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustum_radius"]
+
+# Optical depths (sigma x length) that classify a coarse cell: below EMPTY_DEPTH it is empty (lets
+# through > 99 % of the light), and a cell whose neighbours are all at least DEEP_DEPTH thick is
+# buried in opaque matter (transmittance < 5e-5 along any ray into it).
+EMPTY_DEPTH = 0.01
+DEEP_DEPTH = 10.0
+
+
+def frustum_radius(fov_deg: float, ray_end: float, distance: float = 1.0) -> float:
+    """Largest distance from the origin of any sample of a square view: cameras at ``distance`` looking at the origin."""
+    corner = math.atan(math.sqrt(2.0) * math.tan(math.radians(fov_deg) / 2.0))
+    return math.sqrt(max(distance**2 + ray_end**2 - 2.0 * distance * ray_end * math.cos(corner), 0.0))
+
+
+class GridField:
+    """A view-locked field that samples a grid trilinearly: ``(B, P, 3)`` points -> ``(B, P, 4)`` [r, g, b, sigma].
+
+    ``grid`` is ``(4, D, H, W)`` over the cube ``[-radius, radius]^3`` (D along z, H along y, W along x);
+    points outside take the value of the nearest face of the cube.
+    """
+
+    view_locked = True
+
+    def __init__(self, grid: torch.Tensor, radius: float) -> None:
+        self.grid = grid[None].contiguous()
+        self.radius = float(radius)
+
+    def __call__(self, points: torch.Tensor, directions: torch.Tensor | None = None) -> torch.Tensor:
+        shape = points.shape
+        coords = (points.reshape(1, 1, 1, -1, 3) / self.radius).to(self.grid.dtype)
+        out = F.grid_sample(self.grid, coords, mode="bilinear", padding_mode="border", align_corners=True)
+        return out.reshape(4, -1).t().reshape(*shape[:-1], 4)
+
+
+@dataclass(frozen=True)
+class BakeStats:
+    """What a bake cost: seconds, field evaluations, and the evaluations a dense grid would have needed."""
+
+    seconds: float
+    points_evaluated: int
+    dense_points: int
+
+    @property
+    def fraction_of_dense(self) -> float:
+        return self.points_evaluated / self.dense_points
+
+
+class BakedScene:
+    """A scene's radiance field baked on a grid; renders any view with the renderer's usual options.
+
+    Attributes:
+        grid: ``(4, N, N, N)`` float32, channels r, g, b in (0, 1) and raw sigma, indexed ``[c, z, y, x]``.
+        radius: half side of the cube ``[-radius, radius]^3`` the grid spans (world units).
+        fov, ray_start, ray_end: the camera defaults of the model it was baked from.
+        stats: the cost of the bake.
+    """
+
+    def __init__(self, grid: torch.Tensor, radius: float, fov: float, ray_start: float, ray_end: float,
+                 stats: BakeStats | None = None) -> None:
+        self.grid, self.radius = grid, float(radius)
+        self.fov, self.ray_start, self.ray_end = float(fov), float(ray_start), float(ray_end)
+        self.stats = stats
+        self.field = GridField(grid, radius)
+
+    @property
+    def resolution(self) -> int:
+        """Cells per axis (the grid has ``resolution + 1`` nodes per axis)."""
+        return self.grid.shape[-1] - 1
+
+    @property
+    def coordinates(self) -> torch.Tensor:
+        """World coordinate of the nodes along each axis, ``(N,)``, the same for x, y and z."""
+        return torch.linspace(-self.radius, self.radius, self.grid.shape[-1])
+
+    @property
+    def density(self) -> torch.Tensor:
+        """Raw density ``(N, N, N)`` indexed ``[x, y, z]`` (apply relu for the physical density), e.g. for marching cubes."""
+        return self.grid[3].permute(2, 1, 0)
+
+    @property
+    def colour(self) -> torch.Tensor:
+        """View-locked colour ``(N, N, N, 3)`` in (0, 1), indexed ``[x, y, z]``."""
+        return self.grid[:3].permute(3, 2, 1, 0)
+
+    def sample(self, points: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Trilinear ``[r, g, b, sigma]`` ``(P, 4)`` at world points ``(P, 3)`` (e.g. mesh vertex colours)."""
+        points = torch.as_tensor(points, dtype=torch.float32, device=self.grid.device)
+        return self.field(points[None])[0]
+
+    def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
+        """The options of a direct render of the model it was baked from (hierarchical, view-locked)."""
+        return RenderOptions(num_samples=samples, ray_start=self.ray_start, ray_end=self.ray_end, **overrides)
+
+    @torch.no_grad()
+    def render_output(self, poses: Sequence[Pose], size: int = 128, options: RenderOptions | None = None,
+                      seed: int | None = 0) -> list[RenderOutput]:
+        """Raw outputs (tensors in [-1, 1], depth, opacity) for each pose; seeds as :meth:`Sem2NeRF.render_output`."""
+        opts = options or self.render_options()
+        if not opts.lock_view_dependence:
+            raise ValueError("a baked grid stores view-locked colour: render it with lock_view_dependence=True")
+        outs = []
+        for i, pose in enumerate(poses):
+            c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))[None].to(self.grid.device)
+            gen = None if seed is None else torch.Generator(device=self.grid.device).manual_seed(int(seed) + i)
+            outs.append(render_image(self.field, c2w, size, pose.fov, opts, gen))
+        return outs
+
+    def render(self, yaw: float = 0.0, pitch: float = 0.0, fov: float | None = None, size: int = 128,
+               samples: int = 24, seed: int | None = 0, *, hierarchical: bool = True, deterministic: bool = False,
+               return_depth: bool = False) -> Image.Image | tuple[Image.Image, np.ndarray]:
+        """One view as a PIL RGB image (and the depth map on request); arguments as :meth:`Sem2NeRF.render`."""
+        from .model import Sem2NeRF, to_pil
+        from .trajectories import Pose
+
+        Sem2NeRF._check_view(size, samples)
+        opts = self.render_options(samples, hierarchical=hierarchical, deterministic=deterministic)
+        out = self.render_output([Pose(yaw, pitch, self.fov if fov is None else fov)], size, opts, seed)[0]
+        image = to_pil(out.rgb[0])
+        return (image, out.depth[0].float().cpu().numpy()) if return_depth else image
+
+    def render_views(self, poses: Sequence[Pose], size: int = 128, samples: int = 24, seed: int | None = 0,
+                     **kwargs) -> list[Image.Image]:
+        """Several views (e.g. a turntable) as PIL images."""
+        from .model import Sem2NeRF, to_pil
+
+        Sem2NeRF._check_view(size, samples)
+        return [to_pil(o.rgb[0]) for o in self.render_output(poses, size, self.render_options(samples, **kwargs), seed)]
+
+
+def _evaluate_nodes(field: Field, points: torch.Tensor, chunk_points: int) -> torch.Tensor:
+    """``field`` at world points ``(M, 3)`` -> ``(M, 4)``, at most ``chunk_points`` per call."""
+    out = points.new_empty(points.shape[0], 4)
+    for start in range(0, points.shape[0], chunk_points):
+        out[start : start + chunk_points] = field(points[None, start : start + chunk_points], None)[0]
+    return out
+
+
+def _node_points(index: torch.Tensor, nodes: int, radius: float) -> torch.Tensor:
+    """Node indices ``(M, 3)`` in ``(z, y, x)`` order -> world points ``(M, 3)`` in ``(x, y, z)`` order."""
+    step = 2.0 * radius / (nodes - 1)
+    return (index.flip(-1).to(torch.float32) * step - radius)
+
+
+def _active_cells(sigma: torch.Tensor, cell: float, margin: int) -> torch.Tensor:
+    """Cells ``(n-1)^3`` of a node grid of raw densities ``(n, n, n)`` that may hold a visible surface."""
+    depth = torch.relu(sigma)[None, None] * cell  # optical depth of one cell at each node
+    most = F.max_pool3d(depth, 2, stride=1)
+    least = -F.max_pool3d(-depth, 2, stride=1)
+    # buried: every cell within two cells is opaque, so any ray into this one has crossed two of them
+    buried = -F.max_pool3d(-least, 5, stride=1, padding=2) * 2.0 >= DEEP_DEPTH
+    active = (most >= EMPTY_DEPTH) & ~buried
+    if margin > 0:
+        active = F.max_pool3d(active.float(), 2 * margin + 1, stride=1, padding=margin) > 0
+    return active[0, 0]
+
+
+@torch.no_grad()
+def bake_field(
+    field: Field,
+    radius: float,
+    resolution: int = 128,
+    *,
+    levels: int = 2,
+    margin: int = 1,
+    chunk_points: int = 65536,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[torch.Tensor, BakeStats]:
+    """Sample a view-locked field on ``(resolution + 1)^3`` nodes over ``[-radius, radius]^3``, coarse to fine.
+
+    Args:
+        field: any renderer field; it is called with points ``(1, P, 3)`` and no directions.
+        resolution: cells per axis; a multiple of ``2^(levels - 1)``.
+        levels: 1 evaluates every node; each extra level starts from a grid twice as coarse and
+            evaluates only nodes of cells near surfaces at the finer level.
+        margin: coarse cells added around every active cell (catches detail the coarse level missed).
+        chunk_points: most points per field call (bounds memory).
+        progress: called with the fraction done, between levels.
+    Returns:
+        ``(grid (4, N, N, N) indexed [c, z, y, x], stats)``.
+    """
+    factor = 2 ** (levels - 1)
+    if levels < 1 or resolution < 2 or resolution % factor:
+        raise ValueError(f"resolution ({resolution}) must be a multiple of 2^(levels - 1) = {factor}, levels >= 1")
+    if radius <= 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    start = time.perf_counter()
+    cells = resolution // factor
+    nodes = cells + 1
+    axis = torch.arange(nodes)
+    index = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+    grid = _evaluate_nodes(field, _node_points(index, nodes, radius), chunk_points).t().reshape(4, nodes, nodes, nodes)
+    evaluated = index.shape[0]
+    for level in range(1, levels):
+        if progress:
+            progress(level / levels)
+        active = _active_cells(grid[3], 2.0 * radius / cells, margin)
+        cells, nodes = 2 * cells, 2 * cells + 1
+        grid = F.interpolate(grid[None], size=(nodes,) * 3, mode="trilinear", align_corners=True)[0]
+        fine = active.repeat_interleave(2, 0).repeat_interleave(2, 1).repeat_interleave(2, 2)
+        fine_nodes = F.max_pool3d(F.pad(fine[None, None].float(), (1,) * 6), 2, stride=1)[0, 0] > 0
+        fine_nodes[::2, ::2, ::2] = False  # nodes shared with the coarser grid are exact already
+        index = fine_nodes.nonzero()
+        if index.shape[0]:
+            values = _evaluate_nodes(field, _node_points(index, nodes, radius), chunk_points)
+            grid[:, index[:, 0], index[:, 1], index[:, 2]] = values.t()
+        evaluated += index.shape[0]
+    if progress:
+        progress(1.0)
+    stats = BakeStats(time.perf_counter() - start, evaluated, (resolution + 1) ** 3)
+    return grid.contiguous(), stats
+
+
+def bake(model: Sem2NeRF, scene: Scene, resolution: int = 128, *, fov: float | None = None, radius: float | None = None,
+         levels: int = 2, margin: int = 1, chunk_points: int = 65536,
+         progress: Callable[[float], None] | None = None) -> BakedScene:
+    """Bake a scene of ``model`` into a :class:`BakedScene`.
+
+    Args:
+        resolution: cells per axis (128: about one direct 128 px render to bake for a face).
+        fov: the widest field of view (degrees) the baked scene will be rendered with (default: the
+            model's); it sets the cube that holds every sample, ``radius`` overrides it.
+        levels, margin, chunk_points, progress: see :func:`bake_field`.
+    """
+    view_fov = model.fov if fov is None else float(fov)
+    if radius is None:
+        radius = frustum_radius(view_fov, model.ray_end)
+    grid, stats = bake_field(model.field(scene), radius, resolution, levels=levels, margin=margin,
+                             chunk_points=chunk_points, progress=progress)
+    return BakedScene(grid, radius, model.fov, model.ray_start, model.ray_end, stats)
