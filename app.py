@@ -260,9 +260,12 @@ def depth_image(depth: np.ndarray, near: float, far: float) -> Image.Image:
 
 def mask_overlay(mask: LabelMask, render: Image.Image, domain: Domain, opacity: float = 0.45) -> Image.Image:
     """The input mask, framed as the encoder saw it, blended over a render made at the mask's pose."""
-    colours = Image.fromarray(mask.colorize())
-    framed = crop_to_domain(colours, domain).resize(render.size, Image.NEAREST)
-    return Image.blend(render.convert("RGB"), framed, opacity)
+    return Image.blend(render.convert("RGB"), framed_mask(mask, domain, render.size), opacity)
+
+
+def framed_mask(mask: LabelMask, domain: Domain, size: tuple[int, int]) -> Image.Image:
+    """The mask's colours framed as the encoder sees them (the domain's crop), at ``size``."""
+    return crop_to_domain(Image.fromarray(mask.colorize()), domain).resize(size, Image.NEAREST)
 
 
 def tile(images: Sequence[Image.Image]) -> Image.Image:
@@ -338,6 +341,14 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             raise gr.Error(NO_MODEL)
         return model
 
+    def styled(scene, seed, preset, custom, seed2, alpha) -> tuple[Sem2NeRF, Scene]:
+        """The model and the visitor's scene in the chosen style (a plain message when either is missing)."""
+        m = need_model()
+        if scene is None or scene.mask is None:
+            raise gr.Error("Nothing to render yet: draw a mask and press Render, upload a mask or pick an example.")
+        with user_errors():
+            return m, styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+
     # handlers (each reads the model, writes only its outputs)
 
     def encode(editor, pose):
@@ -348,11 +359,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 
     def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha):
         """Render the view: a quick low-resolution preview first, then the full size (image, depth)."""
-        m = need_model()
-        if scene is None:
-            raise gr.Error("Nothing to render yet: draw a mask and press Render, upload a mask or pick an example.")
+        m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
             size = min(int(size), max_size(m))
             pose = Pose(float(yaw), float(pitch), float(fov))
             if size > PREVIEW_SIZE:
@@ -363,36 +371,26 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 
     def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha):
         """The input mask over a render at the mask's own pose."""
-        m = need_model()
-        if scene is None or scene.mask is None:
-            raise gr.Error("Encode a mask first.")
+        m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
             yaw, pitch = scene.pose or (0.0, 0.0)
             image, _ = render_poses(m, s, [Pose(yaw, pitch, float(fov))], min(int(size), max_size(m)), samples)[0]
             return mask_overlay(scene.mask, image, domain)
 
     def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """The official five-view strip, the mask first."""
-        m = need_model()
-        if scene is None:
-            raise gr.Error("Encode a mask first.")
+        m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
             size = min(int(size), max_size(m))
             poses = [p._replace(fov=float(fov)) for p in preview_poses(domain)]
             shots = render_poses(m, s, poses, size, samples, lambda f: progress(f, desc="rendering views"))
-            mask_tile = crop_to_domain(Image.fromarray(scene.mask.colorize()), domain).resize((size, size), Image.NEAREST)
-            return tile([mask_tile, *(im for im, _ in shots)])
+            return tile([framed_mask(scene.mask, domain, (size, size)), *(im for im, _ in shots)])
 
     def turntable(scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
                   progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """A turntable video (H.264 MP4)."""
-        m = need_model()
-        if scene is None:
-            raise gr.Error("Encode a mask first.")
+        m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
             poses = trajectory(path_name, frames, float(fov), float(pitch))
             shots = render_poses(m, s, poses, min(int(size), max_size(m)), samples,
                                  lambda f: progress(f, desc=f"rendering {len(poses)} frames"))
@@ -400,11 +398,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 
     def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
-        m = need_model()
-        if scene is None:
-            raise gr.Error("Encode a mask first.")
+        m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            s = styled_scene(m, scene, seed, preset, custom, seed2, alpha)
             result = extract_mesh(m, s, int(resolution), float(threshold), progress=lambda f: progress(f, desc="sampling the density"))
             folder = output_folder(root / "out")
             glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")

@@ -99,6 +99,10 @@ def test_render_views_and_strip_with_a_model(tiny_model, mask_array, tmp_path):
     assert _fn(demo, "overlay")(scene, 12, 64, 4, -1, "colour only", [3], -1, 0.5).size == (64, 64)
     strip = _fn(demo, "views")(scene, 12, 64, 4, 7, "texture", [3], -1, 0.5, progress=lambda *a, **k: None)
     assert strip.size == (64 * 6, 64), "the mask and five views"
+    with pytest.raises(gr.Error, match="Nothing to render"):
+        next(_fn(demo, "render")(None, 0, 0, 12, 64, 4, -1, "colour only", [3], -1, 0.5))
+    with pytest.raises(gr.Error, match="at least one"):
+        next(_fn(demo, "render")(scene, 0, 0, 12, 64, 4, 7, "custom", [], -1, 0.5))
 
 
 def test_command_line_and_environment(monkeypatch):
