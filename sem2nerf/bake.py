@@ -4,8 +4,8 @@ With the view direction locked (as at official inference), a scene's colour and 
 position only, so they can be stored on a grid of ``(resolution + 1)^3`` nodes over a cube that
 holds every point a camera on the unit sphere samples. Baking is coarse to fine: the field is
 evaluated on a grid ``2^(levels-1)`` times coarser, then each finer level evaluates only the nodes
-of cells near a surface (neither empty nor deep inside opaque matter, plus a margin of cells) and
-takes the others by trilinear upsampling. A face costs about one direct render to bake; each view
+of cells near a visible surface (where the density changes and which are not hidden behind opaque
+matter, plus a margin of cells) and takes the others by trilinear upsampling. A face costs about one direct render to bake; each view
 then costs only grid lookups, through the same renderer (:mod:`sem2nerf.renderer`) with the same
 cameras and options as a direct render.
 
@@ -36,10 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustum_radius"]
 
-# Optical depths (sigma x length) that classify a coarse cell: below EMPTY_DEPTH it is empty (lets
-# through > 99 % of the light), and a cell whose neighbours are all at least DEEP_DEPTH thick is
-# buried in opaque matter (transmittance < 5e-5 along any ray into it).
-EMPTY_DEPTH = 0.01
+# Optical depths (sigma x length) that decide which coarse cells are refined: a cell whose corners
+# differ by less than SMOOTH_DEPTH is smooth enough for trilinear upsampling, and a cell that lies
+# behind at least DEEP_DEPTH (transmittance < 5e-5) in each of the six axis directions is hidden.
+SMOOTH_DEPTH = 0.05
 DEEP_DEPTH = 10.0
 
 
@@ -64,9 +64,14 @@ class GridField:
 
     def __call__(self, points: torch.Tensor, directions: torch.Tensor | None = None) -> torch.Tensor:
         shape = points.shape
-        coords = (points.reshape(1, 1, 1, -1, 3) / self.radius).to(self.grid.dtype)
-        out = F.grid_sample(self.grid, coords, mode="bilinear", padding_mode="border", align_corners=True)
-        return out.reshape(4, -1).t().reshape(*shape[:-1], 4)
+        coords = (points.reshape(-1, 3) / self.radius).to(self.grid.dtype)
+        count = coords.shape[0]
+        # grid_sample parallelises over its batch only: split the points over a (free) expanded batch
+        parts = max(1, min(2 * torch.get_num_threads(), count // 4096))
+        coords = F.pad(coords, (0, 0, 0, -count % parts)).reshape(parts, 1, 1, -1, 3)
+        grid = self.grid.expand(parts, -1, -1, -1, -1)
+        out = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border", align_corners=True)
+        return out.permute(0, 2, 3, 4, 1).reshape(-1, 4)[:count].reshape(*shape[:-1], 4)
 
 
 @dataclass(frozen=True)
@@ -179,13 +184,19 @@ def _node_points(index: torch.Tensor, nodes: int, radius: float) -> torch.Tensor
 
 
 def _active_cells(sigma: torch.Tensor, cell: float, margin: int) -> torch.Tensor:
-    """Cells ``(n-1)^3`` of a node grid of raw densities ``(n, n, n)`` that may hold a visible surface."""
-    depth = torch.relu(sigma)[None, None] * cell  # optical depth of one cell at each node
-    most = F.max_pool3d(depth, 2, stride=1)
-    least = -F.max_pool3d(-depth, 2, stride=1)
-    # buried: every cell within two cells is opaque, so any ray into this one has crossed two of them
-    buried = -F.max_pool3d(-least, 5, stride=1, padding=2) * 2.0 >= DEEP_DEPTH
-    active = (most >= EMPTY_DEPTH) & ~buried
+    """Cells ``(n-1)^3`` of a node grid of raw densities ``(n, n, n)`` that may hold a visible surface:
+    the density changes across them and they can be seen from outside along some axis."""
+    depth = torch.relu(sigma) * cell  # optical depth of one cell length at each node
+    reach = None  # the least optical depth from outside the cube to each node, over the six axis directions
+    for dim in range(3):
+        ahead = depth.cumsum(dim) - depth
+        behind = depth.flip(dim).cumsum(dim).flip(dim) - depth
+        least = torch.minimum(ahead, behind)
+        reach = least if reach is None else torch.minimum(reach, least)
+    depth = depth[None, None]
+    varies = F.max_pool3d(depth, 2, stride=1) + F.max_pool3d(-depth, 2, stride=1) >= SMOOTH_DEPTH
+    hidden = -F.max_pool3d(-reach[None, None], 2, stride=1) >= DEEP_DEPTH  # all eight corners hidden
+    active = varies & ~hidden
     if margin > 0:
         active = F.max_pool3d(active.float(), 2 * margin + 1, stride=1, padding=margin) > 0
     return active[0, 0]
