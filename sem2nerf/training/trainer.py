@@ -121,6 +121,23 @@ def random_poses(batch: int, domain_name: str, generator: torch.Generator) -> tu
     return torch.rad2deg(-d_theta[pick]), torch.rad2deg(d_phi[pick])
 
 
+def cut_patch(image: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
+    """The ground-truth patch at a sampling pattern: bilinear, ``align_corners=True`` (the rays' own convention)."""
+    return F.grid_sample(image, pattern.to(image.dtype), mode="bilinear", align_corners=True)
+
+
+def weights_digest(*modules: nn.Module) -> str:
+    """SHA-256 of every parameter and buffer of ``modules`` (identical on every rank when DDP keeps them in sync)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for module in modules:
+        for key, value in sorted(module.state_dict().items()):
+            h.update(key.encode())
+            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR of tensors in [-1, 1] (peak-to-peak 2)."""
     mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
@@ -205,10 +222,10 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
 
     # ---- fail fast: data, decoder, LPIPS ----
     encoder_size = config.model.encoder_size if config.stage == "encoder" else None
-    common = dict(
-        root=config.data.root, domain=domain, image_size=config.data.image_size, encoder_size=encoder_size,
-        use_contour=config.model.use_contour, contour_skip=config.model.contour_skip,
-    )
+    common = {
+        "root": config.data.root, "domain": domain, "image_size": config.data.image_size, "encoder_size": encoder_size,
+        "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
+    }
     train_set = MaskImageDataset(id_list=config.data.train_list, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, **common)
@@ -314,7 +331,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
             image = batch["image"].to(device)
             b = image.shape[0]
             pattern = sample_patch_pattern(b, step, schedule, generator=gen, device=device)
-            real = F.grid_sample(image, pattern, mode="bilinear", align_corners=True)
+            real = cut_patch(image, pattern)
             with accelerator.accumulate(module):
                 losses: dict[str, torch.Tensor] = {}
                 if config.stage == "encoder":
@@ -406,7 +423,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
             if config.stage == "encoder":
                 raw.model.decoder.eval()
         if done % config.train.save_every == 0 or done == config.train.max_steps:
-            save_checkpoint(accelerator, out, done, config)
+            save_checkpoint(accelerator, out, done, config, tuple(m for m in (raw, disc) if m is not None))
     if progress is not None:
         progress.close()
     accelerator.wait_for_everyone()
@@ -418,12 +435,21 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     return export
 
 
-def save_checkpoint(accelerator, out: Path, step: int, config: TrainConfig) -> Path:
-    """``accelerator.save_state`` (models, optimisers, RNG, the discriminator) plus the step and the config fingerprint."""
+def save_checkpoint(accelerator, out: Path, step: int, config: TrainConfig, digest_modules: tuple = ()) -> Path:
+    """``accelerator.save_state`` (models, optimisers, RNG, the discriminator) plus the step, the config fingerprint
+    and every rank's weights digest (they must agree: a check that the processes stayed in sync)."""
     path = out / "checkpoints" / f"step_{step:08d}"
     accelerator.save_state(str(path))
+    digest = weights_digest(*digest_modules)
+    digests = [digest]
+    if accelerator.num_processes > 1:
+        digests = [None] * accelerator.num_processes
+        torch.distributed.all_gather_object(digests, digest)
     if accelerator.is_main_process:
-        (path / STATE_FILE).write_text(json.dumps({"step": step, "fingerprint": config.fingerprint()}) + "\n")
+        state = {"step": step, "fingerprint": config.fingerprint(), "num_processes": accelerator.num_processes, "rank_digests": digests}
+        (path / STATE_FILE).write_text(json.dumps(state) + "\n")
+        if len(set(digests)) > 1:
+            print(f"warning: the processes' weights differ at step {step}: {digests}", file=sys.stderr)
         ckpts = sorted((out / "checkpoints").glob("step_*"))
         for old in ckpts[: max(0, len(ckpts) - config.train.keep_checkpoints)]:
             shutil.rmtree(old, ignore_errors=True)

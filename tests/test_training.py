@@ -1,0 +1,296 @@
+"""Training (train_accelerate.py): both stages on a tiny SynthFaces set, DDP on two CPU processes, exact resume,
+the losses' definitions and the fail-fast checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sem2nerf import Sem2NeRF
+from sem2nerf.camera import PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
+from sem2nerf.decoder import PiGANDecoder
+from sem2nerf.decoder_folder import load_decoder, save_decoder
+from sem2nerf.errors import ModelLoadError
+from sem2nerf.renderer import RenderOptions, render_image, render_patch
+from sem2nerf.training import ConfigError, load_config, main
+from sem2nerf.training.config import TrainConfig
+from sem2nerf.training.losses import PatchDiscriminator, load_lpips, r1_penalty, w_norm
+from sem2nerf.training.optim import CentralizedRAdam, make_optimizer
+from sem2nerf.training.trainer import cut_patch, random_poses, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "synthfaces_tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    from sem2nerf.synthfaces import generate_dataset
+
+    out = tmp_path_factory.mktemp("synth") / "tiny"
+    generate_dataset(out, identities=6, views=3, size=40, seed=3, workers=1)
+    return out
+
+
+def _config(tmp: Path, data: Path, *overrides: str) -> TrainConfig:
+    return load_config(TINY, [f"data.root={data}", f"output_dir={tmp}", *overrides])
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder(tiny_data, tmp_path_factory) -> Path:
+    """A generator-stage export of the tiny config (trained for a few steps)."""
+    out = tmp_path_factory.mktemp("gen")
+    export = train(_config(out, tiny_data, "stage=generator", "train.max_steps=3"))
+    return export
+
+
+def _metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+# --- both stages --------------------------------------------------------------------------------
+
+
+def test_generator_stage_exports_a_decoder_folder_that_loads(tiny_decoder):
+    decoder, config = load_decoder(tiny_decoder, expect={"decoder_hidden_dim": 32, "domain": "celebamask_hq"})
+    assert config["metadata"]["stage"] == "generator"
+    assert all(torch.isfinite(p).all() for p in decoder.parameters())
+    records = [r for r in _metrics(tiny_decoder.parent) if "l2" in r]
+    assert len(records) == 3 and all(np.isfinite(r["total"]) for r in records)
+
+
+FIXED_PATCH = ("render.min_scale=1.0", "render.random_shift=false", "optim.name=adam", "optim.betas=[0.9,0.999]")
+
+
+@pytest.fixture(scope="session")
+def overfit_generator(tiny_data, tmp_path_factory):
+    """The generator stage over-fitted to one batch: (export folder, per-step L2)."""
+    from sem2nerf.training import data as data_mod
+
+    out = tmp_path_factory.mktemp("overfit_gen")
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
+    try:
+        export = train(_config(out, tiny_data, "stage=generator", "train.max_steps=25", "optim.lr=2e-3", "optim.lr_latent=2e-2", *FIXED_PATCH))
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    return export, [r["l2"] for r in _metrics(out) if "l2" in r]
+
+
+def test_generator_stage_overfits_one_batch(overfit_generator):
+    """Reconstruction of one fixed batch: the loss falls well below its start."""
+    _, losses = overfit_generator
+    assert len(losses) == 25 and all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.75 * np.mean(losses[:2])
+
+
+def test_encoder_stage_runs_exports_and_renders(tiny_data, tiny_decoder, tmp_path):
+    export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5"))
+    records = [r for r in _metrics(tmp_path) if "total" in r]
+    assert len(records) == 3
+    for r in records:
+        assert all(np.isfinite(v) for k, v in r.items() if isinstance(v, float))
+        assert r["r1"] >= 0 and "g_gan" in r and "d_gan" in r
+    assert list((tmp_path / "val").glob("step_*.png")), "validation sheet written"
+    model = Sem2NeRF.from_pretrained(export)
+    card = (export / "README.md").read_text()
+    assert "SynthFaces generator version" in card and "PSNR" in card
+    scene = model.encode(tiny_data / "masks" / "0.png")
+    image = model.render(scene, yaw=15, size=24, samples=6)
+    assert image.size == (24, 24)
+    # The exported decoder is the frozen one: bit-identical to the decoder folder.
+    decoder, _ = load_decoder(tiny_decoder)
+    for key, value in decoder.state_dict().items():
+        assert torch.equal(model.decoder.state_dict()[key], value)
+
+
+def test_encoder_stage_overfits_one_batch(tiny_data, overfit_generator, tmp_path):
+    """With a decoder that can express the batch, the encoder stage lowers the L2 of one fixed batch."""
+    from sem2nerf.training import data as data_mod
+
+    decoder, _ = overfit_generator
+    config = _config(tmp_path, tiny_data, f"decoder={decoder}", "train.max_steps=15", "optim.lr=5e-3", "loss.gan=0",
+                     "loss.random_pose_prob=0", "model.encoder_drop_path_rate=0", *FIXED_PATCH)
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
+    try:
+        train(config)
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    losses = [r["l2"] for r in _metrics(tmp_path) if "l2" in r]
+    assert len(losses) == 15 and all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.92 * np.mean(losses[:2])
+
+
+def test_resume_continues_exactly(tiny_data, tiny_decoder, tmp_path):
+    """4 steps in one go == 2 steps, stop, resume, 2 more: identical weights (GAN and R1 on)."""
+    straight = train(_config(tmp_path / "a", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "loss.random_pose_prob=0.5"))
+    cfg_b = [f"decoder={tiny_decoder}", "loss.random_pose_prob=0.5", "train.save_every=2"]
+    train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=2"))
+    resumed = train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=4"), resume="latest")
+    a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys()
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst <= 1e-6, worst
+    # and the weights did move during the resumed half
+    first = load_file(tmp_path / "b" / "checkpoints" / "step_00000002" / "model.safetensors")
+    head = next(k for k in first if k.endswith("head.fc.weight"))
+    assert not torch.equal(first[head], b[head.split("model.", 1)[1]])
+
+
+def test_resume_refuses_another_config(tiny_data, tiny_decoder, tmp_path):
+    train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=1"))
+    with pytest.raises(ConfigError, match="another config"):
+        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "loss.w_norm=0.5"), resume="latest")
+
+
+def test_two_process_cpu_ddp_keeps_ranks_identical(tiny_data, tiny_decoder, tmp_path):
+    """A real 2-process gloo run through `accelerate launch`: both ranks end with the same weights, one checkpoint."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+           str(ROOT / "train_accelerate.py"), "--config", str(TINY), f"data.root={tiny_data}", f"output_dir={tmp_path}",
+           f"decoder={tiny_decoder}", "train.max_steps=2", "train.save_every=1000"]
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpts = list((tmp_path / "checkpoints").glob("step_*"))
+    assert len(ckpts) == 1
+    state = json.loads((ckpts[0] / "train_state.json").read_text())
+    assert state["num_processes"] == 2
+    assert len(state["rank_digests"]) == 2 and state["rank_digests"][0] == state["rank_digests"][1]
+    assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+# --- losses, patches, optimiser -----------------------------------------------------------------
+
+
+def test_r1_matches_a_direct_autograd_computation():
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(16)
+    real = torch.randn(3, 3, 16, 16, requires_grad=True)
+    logits = disc(real)
+    penalty = r1_penalty(logits, real, 10.0)
+    grads = [torch.autograd.grad(disc(real[i : i + 1]).sum(), real)[0][i] for i in range(3)]
+    direct = 10.0 * torch.stack([g.pow(2).sum() for g in grads]).mean()
+    assert torch.allclose(penalty, direct, rtol=1e-4), (float(penalty), float(direct))
+    assert penalty.requires_grad  # the graph is kept so the penalty trains D
+
+
+def test_patch_discriminator_is_the_official_network_at_128():
+    disc = PatchDiscriminator(128)
+    assert sum(p.numel() for p in disc.parameters()) == 2_795_008
+    conv_ids = [k.split(".")[1] for k in disc.state_dict() if k.endswith("weight_orig")]
+    assert conv_ids == ["0", "2", "5", "8", "11", "14"]
+    assert disc(torch.zeros(2, 3, 128, 128)).shape == (2,)
+
+
+def test_w_norm_is_the_unsquared_frobenius_norm():
+    f, p = torch.full((2, 3 * 4), 1.0), torch.zeros(2, 3 * 4)
+    assert torch.isclose(w_norm(f, p, 3), torch.tensor(12.0).sqrt())
+
+
+def test_patch_pattern_cuts_the_same_pixels_from_render_and_ground_truth():
+    """A patch rendered at a pattern equals the same pattern cut from the full render (pixel-aligned pattern: exact)."""
+    torch.manual_seed(1)
+    decoder = PiGANDecoder(hidden_dim=32, num_layers=3, z_dim=8, mapping_hidden_dim=16, mapping_depth=1)
+    freq, phase = decoder.mapping(torch.randn(1, 8))
+    field = decoder.modulate(freq, phase)
+    opts = RenderOptions(num_samples=8, deterministic=True, hierarchical=False)
+    theta, phi = angles_to_renderer(torch.tensor([20.0]), torch.tensor([-10.0]))
+    c2w = camera_to_world(theta, phi)
+    full = render_image(field, c2w, 33, 12.0, opts).rgb
+    lin = torch.linspace(-1, 1, 17)
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    pattern = (torch.stack((xx, yy), -1) * 0.5 + torch.tensor([0.25, -0.375]))[None]  # pixel centres 12..28, 2..18
+    patch = render_patch(field, c2w, pattern, 33, 12.0, opts).rgb
+    cut = cut_patch(full, pattern)
+    assert torch.allclose(patch, cut, atol=1e-5)
+    assert torch.allclose(cut, full[:, :, 2:19, 12:29], atol=1e-5)  # rows follow y, columns follow x
+    # random patterns from the schedule stay inside the frame
+    pat = sample_patch_pattern(4, 0, PatchSchedule(resolution=16, min_scale=0.2), generator=torch.Generator().manual_seed(0))
+    assert pat.abs().max() <= 1.0 + 1e-6
+
+
+def test_random_poses_follow_the_official_ranges():
+    yaw, pitch = random_poses(400, "celebamask_hq", torch.Generator().manual_seed(0))
+    yaw_only, pitch_only = pitch == 0, yaw == 0
+    assert (yaw_only | pitch_only).all()
+    assert yaw[yaw_only].abs().min() >= np.degrees(0.4) - 1e-4 and yaw.abs().max() <= np.degrees(0.55) + 1e-4
+    assert pitch[pitch_only].abs().min() >= np.degrees(0.3) - 1e-4 and pitch.abs().max() <= np.degrees(0.45) + 1e-4
+    assert (yaw > 0).any() and (yaw < 0).any() and (pitch > 0).any() and (pitch < 0).any()
+
+
+def test_ranger_centralises_gradients_and_starts_lookahead_from_the_initial_weights():
+    w = torch.nn.Parameter(torch.ones(3, 4))
+    opt = make_optimizer([w], 0.1, load_config(None, ["decoder=x"]).optim)
+    inner = opt._base_optimizer
+    assert isinstance(inner, CentralizedRAdam)
+    w.grad = torch.arange(12.0).reshape(3, 4)
+    opt.step()
+    assert torch.allclose(w.grad.mean(dim=1), torch.zeros(3))
+    assert torch.equal(inner.state[w]["lookahead_slow_buff"], torch.ones(3, 4))
+
+
+# --- configuration and fail-fast -----------------------------------------------------------------
+
+
+def test_config_overrides_and_unknown_keys():
+    config = load_config(TINY, ["train.max_steps=7", "model.encoder_depths=[2,2]", "loss.lpips=0.5"])
+    assert config.train.max_steps == 7 and config.model.encoder_depths == [2, 2] and config.loss.lpips == 0.5
+    with pytest.raises(ConfigError, match="unknown config key.*loss.lpipz"):
+        load_config(TINY, ["loss.lpipz=1"])
+    with pytest.raises(ConfigError, match="train.max_steps must be a int"):
+        load_config(TINY, ["train.max_steps=many"])
+    with pytest.raises(ConfigError, match="needs a frozen decoder"):
+        load_config(TINY, ["decoder="])
+    for name in ("celebamask_hq.yaml", "catmask.yaml", "synthfaces_generator.yaml", "synthfaces_encoder.yaml"):
+        assert load_config(ROOT / "configs" / name).fingerprint()
+
+
+def test_official_configs_hold_the_official_hyper_parameters():
+    c = load_config(ROOT / "configs" / "celebamask_hq.yaml")
+    assert (c.loss.l2, c.loss.lpips, c.loss.w_norm, c.loss.gan, c.loss.r1, c.loss.random_pose_prob) == (1.0, 0.8, 0.005, 0.08, 10.0, 0.2)
+    assert (c.optim.name, c.optim.lr, c.optim.lr_dis) == ("ranger", 1e-4, 2e-5)
+    assert (c.render.num_samples, c.render.patch_resolution, c.render.min_scale, c.render.anneal) == (28, 128, 0.125, 0.0019)
+    cat = load_config(ROOT / "configs" / "catmask.yaml")
+    assert (cat.loss.w_norm, cat.loss.gan, cat.loss.random_pose_prob, cat.render.min_scale) == (0.008, 0.1, 0.5, 0.08)
+
+
+def test_lpips_without_backbone_weights_fails_at_start_up_with_instructions(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    import torchvision.models as tvm
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(tvm.AlexNet_Weights.IMAGENET1K_V1, "get_state_dict", offline, raising=False)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ConfigError) as err:
+        load_lpips()
+    message = str(err.value)
+    assert "alexnet-owt-7be5be79.pth" in message and str(tmp_path / "torch") in message and "loss.lpips=0" in message
+
+
+def test_clear_errors_for_missing_data_and_mismatched_decoder(tiny_data, tiny_decoder, tmp_path, capsys):
+    rc = main(["--config", str(TINY), f"data.root={tmp_path / 'nowhere'}", f"output_dir={tmp_path / 'o'}", f"decoder={tiny_decoder}"])
+    assert rc == 2 and "data folder not found" in capsys.readouterr().err
+    with pytest.raises(ModelLoadError, match="decoder_hidden_dim: folder has 32, config wants 64"):
+        train(_config(tmp_path / "m", tiny_data, f"decoder={tiny_decoder}", "model.decoder_hidden_dim=64"))
+    other = save_decoder(PiGANDecoder(32, 3, 16, 32, 2), tmp_path / "cat_decoder", domain="catmask")
+    with pytest.raises(ModelLoadError, match="domain: folder has 'catmask'"):
+        train(_config(tmp_path / "d", tiny_data, f"decoder={other}"))
+    rc = main(["--config", str(TINY), "stage=generator", "loss.recon=0", "loss.adv=0"])
+    assert rc == 2 and "needs loss.recon > 0 or loss.adv > 0" in capsys.readouterr().err
+
+
+def test_config_fingerprint_ignores_step_counts_but_not_losses():
+    a = load_config(TINY)
+    assert a.fingerprint() == load_config(TINY, ["train.max_steps=99", "output_dir=elsewhere"]).fingerprint()
+    assert a.fingerprint() != load_config(TINY, ["loss.gan=0.5"]).fingerprint()
