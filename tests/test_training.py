@@ -242,7 +242,8 @@ def test_ranger_centralises_gradients_and_starts_lookahead_from_the_initial_weig
 
 
 def test_config_overrides_and_unknown_keys():
-    config = load_config(TINY, ["train.max_steps=7", "model.encoder_depths=[2,2]", "loss.lpips=0.5"])
+    config = load_config(TINY, ["train.max_steps=7", "model.encoder_depths=[2,2]", "loss.lpips=0.5", "train.mixed_precision=no"])
+    assert config.train.mixed_precision == "no"
     assert config.train.max_steps == 7 and config.model.encoder_depths == [2, 2] and config.loss.lpips == 0.5
     with pytest.raises(ConfigError, match="unknown config key.*loss.lpipz"):
         load_config(TINY, ["loss.lpipz=1"])

@@ -219,6 +219,8 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
         return list(value)
     if isinstance(default, str) and isinstance(value, str):
         return value
+    if key.endswith("mixed_precision") and value is False:  # YAML reads a bare `no` as false
+        return "no"
     raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}")
 
 
