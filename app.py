@@ -32,8 +32,6 @@ import torch
 from PIL import Image
 
 from sem2nerf import (
-    DEFAULT_STYLE_LAYERS,
-    TEXTURE_STYLE_LAYERS,
     LabelMask,
     Pose,
     Scene,
@@ -49,7 +47,9 @@ from sem2nerf import (
 from sem2nerf.domains import Domain
 from sem2nerf.errors import MaskError, ModelLoadError
 from sem2nerf.export import DEFAULT_MESH_THRESHOLD, extract_mesh, save_mesh, write_video
-from sem2nerf.masks import crop_to_domain
+from sem2nerf.masks import frame_to_domain
+from sem2nerf.model import STYLE_PRESETS as PRESET_LAYERS
+from sem2nerf.model import preset_style_layers
 
 MODEL_ENV = "SEM2NERF_MODEL"
 NO_MODEL = (
@@ -62,7 +62,7 @@ CANVAS_SIDE = 512  # the drawing canvas; uploads into it are scaled to fit
 MAX_UPLOAD_SIDE = 4096  # larger mask files are refused before decoding (the encoder sees 224 px)
 PREVIEW_SIZE = 64  # the quick first render shown while a larger one is computed
 CPU_MAX_SIZE, GPU_MAX_SIZE = 256, 512
-STYLE_PRESETS = ("colour only", "texture", "custom")
+STYLE_PRESETS = (*PRESET_LAYERS, "custom")
 TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
 OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
 
@@ -207,18 +207,16 @@ def load_examples(domain: Domain, folder: Path = EXAMPLES_DIR) -> list[Example]:
 
 
 def style_layers(preset: str, custom: Sequence[int] | None, num_film_layers: int) -> list[int]:
-    """FiLM layers that take the style. Presets count from the last layer, so for the official decoder
-    (9 FiLM layers) "colour only" is ``DEFAULT_STYLE_LAYERS`` (8) and "texture" ``TEXTURE_STYLE_LAYERS`` (6-8)."""
-    official_last = 8
+    """FiLM layers that take the style: a preset of :func:`sem2nerf.model.preset_style_layers` (for the official
+    decoder "colour only" is ``DEFAULT_STYLE_LAYERS`` (8) and "texture" ``TEXTURE_STYLE_LAYERS`` (6-8)) or custom."""
     if preset == "custom":
         layers = sorted({int(i) for i in custom or []})
         if not layers:
             raise ValueError("custom style: tick at least one FiLM layer")
         return layers
-    chosen = {"colour only": DEFAULT_STYLE_LAYERS, "texture": TEXTURE_STYLE_LAYERS}.get(preset)
-    if chosen is None:
+    if preset not in STYLE_PRESETS:
         raise ValueError(f"unknown style preset {preset!r}; pick one of {', '.join(STYLE_PRESETS)}")
-    return [num_film_layers - 1 - (official_last - i) for i in chosen if official_last - i < num_film_layers]
+    return preset_style_layers(preset, num_film_layers)
 
 
 def styled_scene(
@@ -265,7 +263,7 @@ def mask_overlay(mask: LabelMask, render: Image.Image, domain: Domain, opacity: 
 
 def framed_mask(mask: LabelMask, domain: Domain, size: tuple[int, int]) -> Image.Image:
     """The mask's colours framed as the encoder sees them (the domain's crop), at ``size``."""
-    return crop_to_domain(Image.fromarray(mask.colorize()), domain).resize(size, Image.NEAREST)
+    return frame_to_domain(Image.fromarray(mask.colorize()), domain, size)
 
 
 def tile(images: Sequence[Image.Image]) -> Image.Image:

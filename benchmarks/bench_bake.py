@@ -29,9 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem2nerf.bake import BakedScene, bake_field, frustum_radius
-from sem2nerf.camera import angles_to_renderer, camera_to_world
 from sem2nerf.decoder import PiGANDecoder
-from sem2nerf.renderer import RenderOptions, render_image
+from sem2nerf.renderer import RenderOptions, render_poses
 from sem2nerf.trajectories import Pose, front_trajectory, preview_poses
 
 DECODERS = {"official": {"hidden_dim": 256, "num_layers": 8}, "small": {"hidden_dim": 128, "num_layers": 6}}
@@ -122,8 +121,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def render(field, pose: Pose, size: int, opts: RenderOptions, seed: int = 0) -> torch.Tensor:
-    c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))[None]
-    return render_image(field, c2w, size, pose.fov, opts, torch.Generator().manual_seed(seed)).rgb
+    return render_poses(field, [pose], size, opts, seed)[0].rgb
 
 
 def timed(fn):

@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem2nerf.camera import angles_to_renderer, camera_to_world
 from sem2nerf.decoder import FREQ_SCALE, FREQ_SHIFT, PiGANDecoder
-from sem2nerf.renderer import RenderOptions, render_image
+from sem2nerf.renderer import RenderOptions, render_poses
+from sem2nerf.trajectories import Pose
 
 DECODERS = {"official": {"hidden_dim": 256, "num_layers": 8}, "small": {"hidden_dim": 128, "num_layers": 6}}
 OFFICIAL_CHUNK = 50_000  # --pigan_infer_max_batch at inference
@@ -154,8 +155,7 @@ def official_render(dec, frequencies, phase_shifts, yaw, pitch, size, fov, steps
 
 @torch.no_grad()
 def our_render(field, yaw, pitch, size, fov, opts):
-    c2w = camera_to_world(*angles_to_renderer(yaw, pitch))[None]
-    return render_image(field, c2w, size, fov, opts).rgb
+    return render_poses(field, [Pose(yaw, pitch, fov)], size, opts, seed=None)[0].rgb
 
 
 # --- measurement helpers -------------------------------------------------------------------------

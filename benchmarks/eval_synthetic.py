@@ -37,22 +37,22 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sem2nerf
-from sem2nerf import TEXTURE_STYLE_LAYERS, Sem2NeRF
+from sem2nerf import Sem2NeRF, get_domain
 from sem2nerf.labels import get_label_scheme
-from sem2nerf.masks import crop_to_domain, load_mask
+from sem2nerf.masks import frame_to_domain, load_mask
+from sem2nerf.model import preset_style_layers
 from sem2nerf.synthfaces import Light, draw_identity, render_identity
 from sem2nerf.trajectories import Pose
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "data/synthfaces_default"
 DEFAULT_EXAMPLES = REPO / "examples" / "index.json"
-CROP_FRACTION = 0.8
+CROP_FRACTION = get_domain("celebamask_hq").crop_fraction  # SynthFaces frames use the CelebAMask-HQ framing
 # (name, yaw, pitch) of the novel views, public degrees; the input pose comes first, named "input"
 NOVEL_POSES = (("yaw-35", -35.0, 0.0), ("yaw-20", -20.0, 0.0), ("yaw+20", 20.0, 0.0), ("yaw+35", 35.0, 0.0),
                ("pitch-15", 0.0, -15.0), ("pitch+15", 0.0, 15.0))
 POSE_NAMES = ("input",) + tuple(name for name, _, _ in NOVEL_POSES)
 SHEET_YAWS = (-35.0, -20.0, 0.0, 20.0, 35.0)
-OFFICIAL_LAST_LAYER = 8  # texture layers 6-8 of the official 9-layer decoder, counted from the last one
 LPIPS_OFFLINE = "unavailable offline (AlexNet weights missing)"
 LIGHTING = "the input view's key light (camera frame) for every pose"
 
@@ -222,8 +222,7 @@ def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_siz
 
 def framed_labels(labels: np.ndarray, size: int, domain: str) -> np.ndarray:
     """A full-frame label map framed like the renders: the domain crop, resized (nearest) to ``size``."""
-    cropped = crop_to_domain(Image.fromarray(labels.astype(np.uint8), mode="L"), domain)
-    return np.asarray(cropped.resize((size, size), Image.NEAREST))
+    return np.asarray(frame_to_domain(Image.fromarray(labels.astype(np.uint8), mode="L"), domain, size))
 
 
 # --- model -----------------------------------------------------------------------------------------------
@@ -234,12 +233,6 @@ def render(model, scene, poses: list[tuple[float, float]], size: int, samples: i
     outs = model.render_output(scene, [Pose(y, p, model.fov) for y, p in poses], size, model.render_options(samples), seed=0)
     rgb = [(o.rgb[0].float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy() for o in outs]
     return np.stack(rgb), np.stack([o.opacity[0].float().cpu().numpy() for o in outs])
-
-
-def texture_layers(num_film_layers: int) -> list[int]:
-    """The "texture" style layers (official 6-8) counted from the decoder's last FiLM layer (as the app does)."""
-    return [num_film_layers - 1 - (OFFICIAL_LAST_LAYER - i) for i in TEXTURE_STYLE_LAYERS
-            if OFFICIAL_LAST_LAYER - i < num_film_layers]
 
 
 def _mean(values) -> float | None:
@@ -350,7 +343,7 @@ def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
 def evaluate_style(model, identities: list[Identity], size: int, samples: int, seeds: list[int]) -> dict:
     """Style mixing at the input pose: silhouette IoU (opacity > 0.5) with the original and colour change inside it."""
     n = model.decoder.num_film_layers
-    presets = {"colour": [n - 1], "texture": texture_layers(n)}
+    presets = {"colour": preset_style_layers("colour only", n), "texture": preset_style_layers("texture", n)}
     results = {}
     originals = []
     for identity in identities:

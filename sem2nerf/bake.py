@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .camera import angles_to_renderer, camera_to_world
-from .renderer import Field, RenderOptions, RenderOutput, render_image
+from .renderer import Field, RenderOptions, RenderOutput, evaluate_points, render_poses
 
 if TYPE_CHECKING:
     from .model import Scene, Sem2NeRF
@@ -140,12 +139,7 @@ class BakedScene:
         opts = options or self.render_options()
         if not opts.lock_view_dependence:
             raise ValueError("a baked grid stores view-locked colour: render it with lock_view_dependence=True")
-        outs = []
-        for i, pose in enumerate(poses):
-            c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))[None].to(self.grid.device)
-            gen = None if seed is None else torch.Generator(device=self.grid.device).manual_seed(int(seed) + i)
-            outs.append(render_image(self.field, c2w, size, pose.fov, opts, gen))
-        return outs
+        return render_poses(self.field, poses, size, opts, seed, self.grid.device)
 
     def render(self, yaw: float = 0.0, pitch: float = 0.0, fov: float | None = None, size: int = 128,
                samples: int = 24, seed: int | None = 0, *, hierarchical: bool = True, deterministic: bool = False,
@@ -167,14 +161,6 @@ class BakedScene:
 
         Sem2NeRF._check_view(size, samples)
         return [to_pil(o.rgb[0]) for o in self.render_output(poses, size, self.render_options(samples, **kwargs), seed)]
-
-
-def _evaluate_nodes(field: Field, points: torch.Tensor, chunk_points: int) -> torch.Tensor:
-    """``field`` at world points ``(M, 3)`` -> ``(M, 4)``, at most ``chunk_points`` per call."""
-    out = points.new_empty(points.shape[0], 4)
-    for start in range(0, points.shape[0], chunk_points):
-        out[start : start + chunk_points] = field(points[None, start : start + chunk_points], None)[0]
-    return out
 
 
 def _node_points(index: torch.Tensor, nodes: int, radius: float) -> torch.Tensor:
@@ -236,7 +222,7 @@ def bake_field(
     nodes = cells + 1
     axis = torch.arange(nodes)
     index = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    grid = _evaluate_nodes(field, _node_points(index, nodes, radius), chunk_points).t().reshape(4, nodes, nodes, nodes)
+    grid = evaluate_points(field, _node_points(index, nodes, radius), chunk_points).t().reshape(4, nodes, nodes, nodes)
     evaluated = index.shape[0]
     for level in range(1, levels):
         if progress:
@@ -249,7 +235,7 @@ def bake_field(
         fine_nodes[::2, ::2, ::2] = False  # nodes shared with the coarser grid are exact already
         index = fine_nodes.nonzero()
         if index.shape[0]:
-            values = _evaluate_nodes(field, _node_points(index, nodes, radius), chunk_points)
+            values = evaluate_points(field, _node_points(index, nodes, radius), chunk_points)
             grid[:, index[:, 0], index[:, 1], index[:, 2]] = values.t()
         evaluated += index.shape[0]
     if progress:

@@ -35,7 +35,7 @@ from .decoder_folder import DECODER_CONFIG_NAME, DECODER_KEYS, DECODER_WEIGHTS_N
 from .domains import get_domain, list_domains
 from .errors import ModelLoadError, Sem2NeRFError
 from .labels import get_label_scheme
-from .model import CONFIG_NAME, WEIGHTS_NAME, Sem2NeRF, _weights_follow, load_state_strictly
+from .model import CONFIG_NAME, WEIGHTS_NAME, Sem2NeRF, _weights_follow, load_state_strictly, name_list, state_problems
 
 __all__ = [
     "ConversionReport",
@@ -234,32 +234,12 @@ def _decoder_sizes(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
     return sizes
 
 
-def _layout_problems(found: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]], prefix: str = "") -> list[str]:
-    """Missing, unexpected and mis-shaped keys, each named (with ``prefix``)."""
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    mismatched = sorted(k for k in set(found) & set(expected) if tuple(found[k].shape) != expected[k])
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)}: " + _names([prefix + k for k in missing]))
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)}: " + _names([prefix + k for k in unexpected]))
-    if mismatched:
-        problems.append(f"wrong shape {len(mismatched)}: " + _names(
-            [f"{prefix}{k} {tuple(found[k].shape)} (expected {expected[k]})" for k in mismatched]))
-    return problems
-
-
-def _names(items: list[str], limit: int = 10) -> str:
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
 def _tensor_dict(obj: Any, what: str, source: str) -> dict[str, torch.Tensor]:
     if not isinstance(obj, Mapping):
         raise ModelLoadError(f"{source}: {what} is a {type(obj).__name__}, not a dict of tensors")
     bad = [str(k) for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise ModelLoadError(f"{source}: {what} holds entries that are not tensors: {_names(bad)}")
+        raise ModelLoadError(f"{source}: {what} holds entries that are not tensors: {name_list(bad)}")
     return dict(obj)
 
 
@@ -281,7 +261,7 @@ def _detect_kind(obj: Any, source: str) -> str:
         if firsts & {"encoder", "decoder"}:
             return "sem2nerf"
         raise ModelLoadError(f"{source} is a checkpoint of another model: its state_dict has no encoder./decoder. weights "
-                             f"(it starts with {_names(sorted(map(str, inner))[:3], 3)})")
+                             f"(it starts with {name_list(sorted(map(str, inner))[:3], 3)})")
     if isinstance(obj.get("model"), Mapping) and any(str(k).startswith("layers.") for k in obj["model"]):
         raise ModelLoadError(f"{source} is an image-classification Swin Transformer checkpoint (the ImageNet weights the "
                              f"official code starts training from), not a Sem2NeRF model: there is nothing to convert")
@@ -291,7 +271,7 @@ def _detect_kind(obj: Any, source: str) -> str:
             return "pigan"
         if firsts & {"encoder", "decoder"}:
             return "sem2nerf"
-    keys = _names(sorted(map(str, obj))[:6], 6) or "none"
+    keys = name_list(sorted(map(str, obj))[:6], 6) or "none"
     raise ModelLoadError(
         f"{source} is neither an official Sem2NeRF checkpoint (a dict with 'state_dict', 'opts', 'latent_avg') nor a "
         f"pi-GAN decoder state dict (keys 'siren.*'); its top-level keys: {keys}"
@@ -409,7 +389,7 @@ def _check_encoder_buffers(enc: Mapping[str, torch.Tensor], encoder: torch.nn.Mo
         if not same:
             wrong.append(name)
     if wrong:
-        raise ModelLoadError(f"{source}: the Swin buffers {_names(['encoder.' + w for w in wrong])} differ from the ones a "
+        raise ModelLoadError(f"{source}: the Swin buffers {name_list(['encoder.' + w for w in wrong])} differ from the ones a "
                              f"{encoder.patch_embed.img_size[0]} px, window {encoder.layers[0].blocks[0].window_size[0]} "
                              f"encoder computes: the checkpoint was made with another Swin configuration")
 
@@ -454,9 +434,9 @@ def model_from_official(
         raise ModelLoadError(f"{source}: the configuration {cfg} is not a valid Sem2NeRF model: {err}") from err
     enc_layout, buffers = official_encoder_layout(skeleton.encoder)
     dec_layout = _official_decoder_layout(skeleton.decoder)
-    problems = _layout_problems(enc, enc_layout, "encoder.") + _layout_problems(dec, dec_layout, "decoder.")
+    problems = state_problems(enc, enc_layout, "encoder.") + state_problems(dec, dec_layout, "decoder.")
     if others:
-        problems.append(f"not part of Sem2NeRF {len(others)}: {_names(sorted(others))}")
+        problems.append(f"not part of Sem2NeRF {len(others)}: {name_list(sorted(others))}")
     if problems:
         expected = len(enc_layout) + len(dec_layout)
         present = len(set(enc) & set(enc_layout)) + len(set(dec) & set(dec_layout))
@@ -504,7 +484,7 @@ def decoder_from_official(state: Mapping[str, torch.Tensor], *, source: str = "s
         found[_strip_module(key)[0]] = value
     sizes = _decoder_sizes(found)
     decoder = PiGANDecoder(**{arg: sizes[key] for key, arg in DECODER_KEYS.items() if key in sizes})
-    problems = _layout_problems(found, _official_decoder_layout(decoder))
+    problems = state_problems(found, _official_decoder_layout(decoder))
     if problems:
         raise ModelLoadError(f"{source} does not match the official pi-GAN decoder layout ({'; '.join(problems)}). It is a "
                              f"checkpoint of another architecture, or it is damaged.")
@@ -602,7 +582,7 @@ def _prepare_folder(folder: Path) -> Path:
 def _assert_same(expected: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor], folder: Path) -> None:
     different = sorted(k for k in expected if k not in loaded or not torch.equal(expected[k].cpu(), loaded[k].cpu()))
     if different or set(loaded) != set(expected):
-        raise ModelLoadError(f"verification failed: {folder} does not reload to the converted weights ({_names(different)})")
+        raise ModelLoadError(f"verification failed: {folder} does not reload to the converted weights ({name_list(different)})")
 
 
 def _licence(license_id: str | None) -> dict[str, str]:

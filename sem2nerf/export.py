@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .errors import Sem2NeRFError
+from .renderer import evaluate_points
 
 if TYPE_CHECKING:  # pragma: no cover
     import trimesh
@@ -63,11 +64,7 @@ def extract_mesh(
     half = model.decoder.box_size / 2.0
     axis = torch.linspace(-half, half, int(resolution), device=model.device)
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
-    sigma = torch.empty(grid.shape[0])
-    for start in range(0, grid.shape[0], chunk_points):
-        sigma[start : start + chunk_points] = _evaluate(field, grid[start : start + chunk_points])[:, 3].cpu()
-        if progress is not None:
-            progress(min(1.0, (start + chunk_points) / grid.shape[0]))
+    sigma = evaluate_points(field, grid, chunk_points, progress)[:, 3].cpu()
     volume = sigma.reshape((int(resolution),) * 3).numpy()
     low, high = float(volume.min()), float(volume.max())
     if not low < threshold < high:
@@ -78,19 +75,11 @@ def extract_mesh(
     spacing = (2.0 * half / (int(resolution) - 1),) * 3
     verts, faces, normals, _ = marching_cubes(volume, level=threshold, spacing=spacing)
     verts = verts - half
-    rgb = torch.cat([
-        _evaluate(field, torch.from_numpy(chunk).float().to(model.device))[:, :3].cpu()
-        for chunk in np.array_split(verts, max(1, len(verts) // chunk_points + 1))
-    ])
+    rgb = evaluate_points(field, torch.from_numpy(verts).float().to(model.device), chunk_points)[:, :3].cpu()
     colors = np.concatenate([(rgb.numpy() * 255.0).round().clip(0, 255), np.full((len(rgb), 1), 255.0)], axis=1)
     return trimesh.Trimesh(
         vertices=verts, faces=faces, vertex_normals=normals, vertex_colors=colors.astype(np.uint8), process=False
     )
-
-
-def _evaluate(field, points: torch.Tensor) -> torch.Tensor:
-    """``(N, 3)`` points -> ``(N, 4)`` = rgb in (0, 1), raw sigma."""
-    return field(points[None], None)[0]
 
 
 def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:

@@ -28,8 +28,10 @@ __all__ = [
     "MAX_MASK_SIDE",
     "LabelMask",
     "contour_map",
+    "crop_to_domain",
     "distance_field",
     "encoder_input",
+    "frame_to_domain",
     "load_mask",
     "snap_to_palette",
 ]
@@ -305,24 +307,27 @@ def distance_field(contour: np.ndarray) -> np.ndarray:
     return (dist * 255).astype(np.uint8)
 
 
-def crop_to_domain(image: Image.Image, domain: str | Domain, resample: int = Image.NEAREST) -> Image.Image:
+def crop_to_domain(image: Image.Image, domain: str | Domain, resample: int = Image.NEAREST, crop_size: int | None = None) -> Image.Image:
     """The domain's framing: resize to ``mask_load_size`` then centre-crop ``mask_crop_size``.
 
     For CelebAMask-HQ that is 320 -> 256, the central 80 % (official-sem2nerf.md 4.4), with
-    torchvision's PIL semantics; domains without a crop return the image unchanged.
+    torchvision's PIL semantics; domains without a crop return the image unchanged. ``crop_size``
+    scales both sizes to give a crop of that side (the official ground-truth transform, e.g.
+    640 -> 512 for 512 px images).
     """
     domain = get_domain(domain)
     if domain.mask_load_size is None or domain.mask_crop_size is None:
         return image
-    load, crop = domain.mask_load_size, domain.mask_crop_size
+    crop = domain.mask_crop_size if crop_size is None else int(crop_size)
+    load = round(crop * domain.mask_load_size / domain.mask_crop_size)
     image = image.resize((load, load), resample)
     top = round((load - crop) / 2.0)
     return image.crop((top, top, top + crop, top + crop))
 
 
-def _frame(image: Image.Image, size: int, domain: Domain) -> Image.Image:
-    """The domain's crop then the encoder resize, nearest-neighbour."""
-    return crop_to_domain(image, domain).resize((size, size), Image.NEAREST)
+def frame_to_domain(image: Image.Image, domain: str | Domain, size: int | tuple[int, int]) -> Image.Image:
+    """A mask (label ids or colours) framed as the encoder sees it: the domain's crop, then a nearest resize to ``size``."""
+    return crop_to_domain(image, domain).resize((size, size) if isinstance(size, int) else tuple(size), Image.NEAREST)
 
 
 def encoder_input(
@@ -341,11 +346,11 @@ def encoder_input(
     domain = get_domain(domain)
     merged = mask.to_scheme(domain.input_scheme)  # raw ids are merged, merged ids pass through
     num_classes = merged.scheme.num_classes
-    labels = np.asarray(_frame(Image.fromarray(merged.labels, mode="L"), size, domain))
+    labels = np.asarray(frame_to_domain(Image.fromarray(merged.labels, mode="L"), domain, size))
     one_hot = torch.from_numpy(np.eye(num_classes, dtype=np.float32)[labels]).permute(2, 0, 1)
     if not use_contour:
         return one_hot
     contour = contour_map(merged.labels, skip=contour_skip, background=merged.scheme.background)
     dist = distance_field(contour)
-    extra = [np.asarray(_frame(Image.fromarray(c, mode="L"), size, domain), dtype=np.float32) / 255.0 for c in (contour, dist)]
+    extra = [np.asarray(frame_to_domain(Image.fromarray(c, mode="L"), domain, size), dtype=np.float32) / 255.0 for c in (contour, dist)]
     return torch.cat((one_hot, torch.from_numpy(np.stack(extra))), dim=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -23,20 +23,32 @@ from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image
 from torch import nn
 
-from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world
+from .camera import LOCKED_VIEW_DIRECTION
 from .decoder import ModulatedField, PiGANDecoder
 from .domains import Domain, get_domain
 from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
 from .masks import LabelMask, encoder_input, load_mask
-from .renderer import RenderOptions, RenderOutput, render_image
+from .renderer import RenderOptions, RenderOutput, render_poses
 from .trajectories import Pose
 
-__all__ = ["DEFAULT_STYLE_LAYERS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF"]
+__all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF", "preset_style_layers"]
 
 DEFAULT_STYLE_LAYERS: tuple[int, ...] = (8,)  # official default: the colour FiLM layer only
 TEXTURE_STYLE_LAYERS: tuple[int, ...] = (6, 7, 8)
+STYLE_PRESETS: dict[str, tuple[int, ...]] = {"colour only": DEFAULT_STYLE_LAYERS, "texture": TEXTURE_STYLE_LAYERS}
+_OFFICIAL_LAST_FILM_LAYER = 8
+
+
+def preset_style_layers(preset: str, num_film_layers: int) -> list[int]:
+    """The FiLM layers of a style preset (:data:`STYLE_PRESETS`, given for the official 9-layer decoder),
+    counted from the last (colour) layer, so that a smaller decoder gets its own last layers."""
+    chosen = STYLE_PRESETS.get(preset)
+    if chosen is None:
+        raise ValueError(f"unknown style preset {preset!r}; pick one of {', '.join(STYLE_PRESETS)}")
+    last = _OFFICIAL_LAST_FILM_LAYER
+    return [num_film_layers - 1 - (last - i) for i in chosen if last - i < num_film_layers]
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -327,16 +339,7 @@ class Sem2NeRF(
     ) -> list[RenderOutput]:
         """Render raw outputs (tensors in [-1, 1], depth, opacity) for each pose, one field for all."""
         opts = options or self.render_options()
-        field = self.field(scene, opts.lock_view_dependence)
-        outs = []
-        for i, pose in enumerate(poses):
-            theta, phi = angles_to_renderer(pose.yaw, pose.pitch)
-            c2w = camera_to_world(theta, phi)[None].to(self.device)
-            gen = None
-            if seed is not None:
-                gen = torch.Generator(device=self.device).manual_seed(int(seed) + i)
-            outs.append(render_image(field, c2w, size, pose.fov, opts, gen))
-        return outs
+        return render_poses(self.field(scene, opts.lock_view_dependence), poses, size, opts, seed, self.device)
 
     def render(
         self,
@@ -494,19 +497,31 @@ class Sem2NeRF(
         return bake(self, scene, **kwargs)
 
 
+def name_list(items: Sequence[str], limit: int = 10) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` names of a list for an error message."""
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def state_problems(found: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]], prefix: str = "",
+                   strict: bool = True) -> list[str]:
+    """Missing, unexpected (only when ``strict``) and mis-shaped keys of a state dict, each named (with ``prefix``)."""
+    missing = sorted(set(expected) - set(found)) if strict else []
+    unexpected = sorted(set(found) - set(expected)) if strict else []
+    mismatched = sorted(k for k in set(found) & set(expected) if tuple(found[k].shape) != tuple(expected[k]))
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)}: " + name_list([prefix + k for k in missing]))
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)}: " + name_list([prefix + k for k in unexpected]))
+    if mismatched:
+        problems.append(f"shape mismatch {len(mismatched)}: " + name_list(
+            [f"{prefix}{k} {tuple(found[k].shape)} (expected {tuple(expected[k])})" for k in mismatched]))
+    return problems
+
+
 def load_state_strictly(module: nn.Module, state: dict[str, torch.Tensor], strict: bool = True, source: str = "weights") -> None:
     """``load_state_dict`` that names every missing, unexpected and mis-shaped key in one clear error."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if mismatched:
-        problems.append("shape mismatch: " + ", ".join(f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in mismatched[:8]))
-    if strict and missing:
-        problems.append(f"missing {len(missing)} keys: " + ", ".join(missing[:8]))
-    if strict and unexpected:
-        problems.append(f"unexpected {len(unexpected)} keys: " + ", ".join(unexpected[:8]))
+    problems = state_problems(state, {k: tuple(v.shape) for k, v in module.state_dict().items()}, strict=strict)
     if problems:
         raise ModelLoadError(
             f"{source} do not match the model config ({'; '.join(problems)}). The weights were saved for another "

@@ -5,28 +5,33 @@ returning ``[r, g, b]`` in (0, 1) and a raw density ``sigma``. The renderer samp
 rays (stratified jitter, or none in deterministic mode), integrates (official-sem2nerf.md 2.3-2.5),
 optionally resamples by the coarse weights (hierarchical sampling) and integrates all samples
 again. Work is chunked over rays, so peak memory is set by ``RenderOptions.chunk_points``,
-whatever the image size. All random draws come from one ``torch.Generator`` and are made for
-the whole ray batch up front, so a seed gives the same image for every chunk size.
+whatever the image size. One draw from the caller's ``torch.Generator`` seeds a random stream per
+block of rays, so a seed gives the same image for every chunk size.
+
+:func:`render_poses` renders views given as public poses; :func:`evaluate_points` evaluates a field
+at arbitrary points in bounded chunks (baking, mesh export).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import torch
 
-from .camera import LOCKED_VIEW_DIRECTION, patch_ray_directions, ray_directions
+from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world, patch_ray_directions, ray_directions
 
 __all__ = [
     "Field",
     "RayBundle",
     "RenderOptions",
     "RenderOutput",
+    "evaluate_points",
     "integrate",
     "render_image",
     "render_patch",
+    "render_poses",
     "render_rays",
     "sample_pdf",
 ]
@@ -301,3 +306,27 @@ def render_patch(
         out.depth.reshape(batch, res, res),
         out.opacity.reshape(batch, res, res),
     )
+
+
+def render_poses(field: Field, poses: Sequence, size: int | tuple[int, int], opts: RenderOptions, seed: int | None = 0,
+                 device: torch.device | str = "cpu") -> list[RenderOutput]:
+    """Render one frame per pose (anything with ``yaw``, ``pitch`` in public degrees and ``fov``, e.g.
+    :class:`~sem2nerf.trajectories.Pose`); view ``i`` is seeded with ``seed + i`` (``None``: unseeded)."""
+    outs = []
+    for i, pose in enumerate(poses):
+        c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))[None].to(device)
+        gen = None if seed is None else torch.Generator(device=device).manual_seed(int(seed) + i)
+        outs.append(render_image(field, c2w, size, pose.fov, opts, gen))
+    return outs
+
+
+def evaluate_points(field: Field, points: torch.Tensor, chunk_points: int = 65536,
+                    progress: Callable[[float], None] | None = None) -> torch.Tensor:
+    """A field (view-locked, or called without directions) at points ``(M, 3)`` -> ``(M, 4)``, at most
+    ``chunk_points`` per call; ``progress`` gets the fraction done after each chunk."""
+    out = points.new_empty(points.shape[0], 4)
+    for start in range(0, points.shape[0], chunk_points):
+        out[start : start + chunk_points] = field(points[None, start : start + chunk_points], None)[0]
+        if progress is not None:
+            progress(min(1.0, (start + chunk_points) / points.shape[0]))
+    return out

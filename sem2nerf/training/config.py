@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,21 @@ from typing import Any
 import yaml
 
 __all__ = ["ConfigError", "TrainConfig", "apply_overrides", "load_config"]
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with the 1.2 booleans: only true/false (so ``mixed_precision: no`` stays the string "no")."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
 
 
 class ConfigError(ValueError):
@@ -189,9 +205,10 @@ def _build(cls, values: dict[str, Any], where: str):
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(f'{where}{k}' for k in unknown)}; known: {', '.join(f'{where}{k}' for k in known)}")
+    defaults = cls()
     kwargs = {}
     for name, value in values.items():
-        default = getattr(cls(), name) if dataclasses.is_dataclass(cls) else None
+        default = getattr(defaults, name)
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value or {}, f"{where}{name}.")
         else:
@@ -219,8 +236,6 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
         return list(value)
     if isinstance(default, str) and isinstance(value, str):
         return value
-    if key.endswith("mixed_precision") and value is False:  # YAML reads a bare `no` as false
-        return "no"
     raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}")
 
 
@@ -241,7 +256,7 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override {item!r} is not key=value (e.g. train.max_steps=1000)")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else None
+            value = _load_yaml(raw) if raw != "" else None
         except yaml.YAMLError as err:
             raise ConfigError(f"override {item!r}: cannot parse the value ({err})") from err
         _set(tree, key.strip(), value)
@@ -256,7 +271,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            tree = yaml.safe_load(path.read_text()) or {}
+            tree = _load_yaml(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{path} is not valid YAML: {err}") from err
     tree = apply_overrides(tree, overrides or [])

@@ -26,13 +26,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def load_image(path: str | Path, domain: Domain, size: int) -> torch.Tensor:
-    """A ground-truth image ``(3, size, size)`` in [-1, 1]: the domain crop (bilinear), then resize (official 4.4)."""
-    image = Image.open(path).convert("RGB")
-    if domain.crop_fraction < 1.0:  # the central crop_fraction of the frame, as the mask's domain crop
-        crop = round(min(image.size) * domain.crop_fraction)
-        left, top = round((image.width - crop) / 2.0), round((image.height - crop) / 2.0)
-        image = image.crop((left, top, left + crop, top + crop))
-    image = image.resize((size, size), Image.BILINEAR)
+    """A ground-truth image ``(3, size, size)`` in [-1, 1]: the domain crop at the output scale (bilinear), as official 4.4."""
+    image = crop_to_domain(Image.open(path).convert("RGB"), domain, Image.BILINEAR, crop_size=size)
+    if image.size != (size, size):  # domains without a crop
+        image = image.resize((size, size), Image.BILINEAR)
     arr = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()).permute(2, 0, 1)
     return arr / 127.5 - 1.0
 
@@ -47,6 +44,7 @@ class MaskImageDataset(Dataset):
         image_size: ground-truth side after the domain crop.
         encoder_size, use_contour, contour_skip: encoder input (``encoder_size=None``: no encoder input).
         limit: keep only the first ``limit`` ids.
+        with_mask: also return the framed label mask ``mask`` (for validation sheets).
     """
 
     def __init__(
@@ -59,12 +57,13 @@ class MaskImageDataset(Dataset):
         use_contour: bool = True,
         contour_skip: str = "background",
         limit: int | None = None,
-        require_list: bool = False,
+        with_mask: bool = False,
     ) -> None:
         self.root = Path(root)
         self.domain = get_domain(domain)
         self.image_size, self.encoder_size = image_size, encoder_size
         self.use_contour, self.contour_skip = use_contour, contour_skip
+        self.with_mask = with_mask
         image_dir, mask_dir = self.root / self.domain.image_folder, self.root / "masks"
         for folder, what in ((self.root, "data folder"), (image_dir, "image folder"), (mask_dir, "mask folder")):
             if not folder.is_dir():
@@ -84,8 +83,6 @@ class MaskImageDataset(Dataset):
         masks = {p.stem: p for p in mask_dir.iterdir() if p.suffix.lower() == ".png"}
         if id_list is not None and (self.root / id_list).is_file():
             ids = [ln.strip().split(".")[0] for ln in (self.root / id_list).read_text().splitlines() if ln.strip()]
-        elif id_list is not None and require_list:
-            raise ConfigError(f"id list not found: {self.root / id_list}")
         else:
             ids = sorted(masks, key=lambda s: (len(s), s))
         missing = [i for i in ids if i not in images or i not in masks or i not in self.poses]
@@ -126,10 +123,12 @@ class MaskImageDataset(Dataset):
             "identity": torch.tensor(self.identity[index]),
             "index": torch.tensor(index),
         }
-        if self.encoder_size is not None:
+        if self.encoder_size is not None or self.with_mask:
             mask = load_mask(self.mask_paths[image_id], self.domain.raw_scheme)
-            item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
-            item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
+            if self.encoder_size is not None:
+                item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
+            if self.with_mask:
+                item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
         return item
 
 

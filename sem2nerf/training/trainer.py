@@ -29,13 +29,14 @@ import yaml
 from PIL import Image
 from torch import nn
 
-from ..camera import PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
+from ..camera import LOCKED_VIEW_DIRECTION, PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
 from ..decoder import PiGANDecoder
 from ..decoder_folder import DECODER_KEYS, load_decoder, save_decoder
 from ..domains import get_domain
 from ..labels import get_label_scheme
-from ..model import Sem2NeRF
-from ..renderer import RenderOptions, render_image, render_patch
+from ..model import Sem2NeRF, _weights_follow, to_pil
+from ..renderer import RenderOptions, render_patch, render_poses
+from ..trajectories import Pose
 from .config import ConfigError, TrainConfig
 from .data import MaskImageDataset, StepBatchSampler
 from .losses import PatchDiscriminator, d_loss_nonsaturating, g_loss_nonsaturating, load_lpips, r1_penalty, w_norm
@@ -58,7 +59,7 @@ class EncoderStage(nn.Module):
     def forward(self, x, cam2world, pattern, generator=None):
         delta_f, delta_p = self.model.encoder.encode(x)
         freq, phase = delta_f + self.model.latent_avg_freq, delta_p + self.model.latent_avg_phase
-        locked = None if not self.opts.lock_view_dependence else (0.0, 0.0, -1.0)
+        locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
         field = self.model.decoder.modulate(freq, phase, locked)
         out = render_patch(field, cam2world, pattern, self.full_size, self.model.fov, self.opts, generator)
         return out.rgb, delta_f, delta_p
@@ -84,7 +85,7 @@ class GeneratorStage(nn.Module):
             parts.append(z_random)
         z = torch.cat(parts)
         freq, phase = self.decoder.mapping(z)
-        locked = None if not self.opts.lock_view_dependence else (0.0, 0.0, -1.0)
+        locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
         field = self.decoder.modulate(freq, phase, locked)
         out = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator)
         return out.rgb, z
@@ -142,14 +143,6 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR of tensors in [-1, 1] (peak-to-peak 2)."""
     mse = (a - b).pow(2).flatten(1).mean(1).clamp_min(1e-10)
     return 10.0 * torch.log10(4.0 / mse)
-
-
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    return ((rgb.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
-def _fit(array: np.ndarray, size: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(array).resize((size, size), Image.NEAREST if array.ndim == 2 or array.dtype != np.uint8 else Image.BILINEAR))
 
 
 class _Logger:
@@ -228,7 +221,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     }
     train_set = MaskImageDataset(id_list=config.data.train_list, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
-    val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, **common)
+    val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
 
     model_kwargs = {k: v for k, v in vars(config.model).items()}
@@ -236,9 +229,10 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         expect = {k: model_kwargs[k] for k in DECODER_KEYS}
         expect["domain"] = domain.name
         decoder, dcfg = load_decoder(config.decoder, expect=expect)
-        model = Sem2NeRF(
-            domain=domain.name, fov=dcfg.get("fov"), ray_start=dcfg.get("ray_start"), ray_end=dcfg.get("ray_end"), **model_kwargs,
-        )
+        with _weights_follow():  # the decoder and its latent average are set right below
+            model = Sem2NeRF(
+                domain=domain.name, fov=dcfg.get("fov"), ray_start=dcfg.get("ray_start"), ray_end=dcfg.get("ray_end"), **model_kwargs,
+            )
         model.decoder.load_state_dict(decoder.state_dict())
         avg_f, avg_p = model.decoder.average_code(config.model.latent_avg_samples, config.seed)
         model.latent_avg_freq.copy_(avg_f)
@@ -479,18 +473,15 @@ def validate(config: TrainConfig, raw: nn.Module, val_set: MaskImageDataset, opt
             z = raw.latents(item["identity"][None].to(device)) if raw.latents is not None else torch.zeros(1, decoder.z_dim, device=device)
             freq, phase = decoder.mapping(z)
         field = decoder.modulate(freq, phase)
-        views = []
-        for dyaw in (0.0, *NOVEL_YAWS):
-            c2w = _cameras(item["yaw"][None] + dyaw, item["pitch"][None], device)
-            views.append(render_image(field, c2w, size, fov, opts).rgb[0])
+        yaw, pitch = float(item["yaw"]), float(item["pitch"])
+        poses = [Pose(yaw + dyaw, pitch, fov) for dyaw in (0.0, *NOVEL_YAWS)]
+        views = [out.rgb[0] for out in render_poses(field, poses, size, opts, seed=None, device=device)]
         gt = F.interpolate(item["image"][None], size=(size, size), mode="bilinear", align_corners=False)[0].to(device)
         per_item_psnr.append(_psnr(views[0][None], gt[None])[0])
         per_item_l2.append(F.mse_loss(views[0], gt))
-        if "mask" in item:
-            colour = get_label_scheme(val_set.domain.raw_scheme).colorize(item["mask"].numpy())
-        else:
-            colour = np.zeros((size, size, 3), np.uint8)
-        rows.append((int(item["index"]), [_fit(colour, size), *[_to_uint8(v) for v in views], _to_uint8(gt)]))
+        colour = get_label_scheme(val_set.domain.raw_scheme).colorize(item["mask"].numpy())
+        cells = [colour, *(np.asarray(to_pil(v)) for v in (*views, gt))]
+        rows.append((int(item["index"]), [np.asarray(Image.fromarray(c).resize((size, size), Image.NEAREST)) for c in cells]))
     psnr = torch.stack(per_item_psnr) if per_item_psnr else torch.zeros(0, device=device)
     l2 = torch.stack(per_item_l2) if per_item_l2 else torch.zeros(0, device=device)
     psnr, l2 = accelerator.gather_for_metrics((psnr, l2), use_gather_object=False) if world > 1 else (psnr, l2)
