@@ -39,13 +39,10 @@ SIGMA_SCALE = 50.0  # the stand-in fits sigma / 50 (a SIREN read-out starts near
 
 
 def head_targets(points: torch.Tensor, head) -> tuple[torch.Tensor, torch.Tensor]:
-    """SynthFaces head colour ``(N, 3)`` and a soft-edged density ``(N,)`` at world points ``(N, 3)``."""
-    from sem2nerf.synthfaces.render import HEAD_OFFSET, HEAD_SCALE
+    """SynthFaces head albedo ``(N, 3)`` and soft-edged density ``(N,)`` at world points (the training targets)."""
+    from sem2nerf.synthfaces.targets import field_targets
 
-    p = ((points - torch.tensor(HEAD_OFFSET)) / HEAD_SCALE).t().contiguous()
-    distance = head.distance(p)  # centimetres
-    colour, _ = head.albedo(p, head.labels(p))
-    return colour.clamp(0, 1), 150.0 * torch.sigmoid(-distance / 0.15)
+    return field_targets(head, points, shade=False)
 
 
 def fitted_stand_in(size: str, steps: int, cache: Path | None, seed: int = 0) -> PiGANDecoder:

@@ -91,6 +91,36 @@ def test_generator_stage_overfits_one_batch(overfit_generator):
     assert np.mean(losses[-3:]) < 0.75 * np.mean(losses[:2])
 
 
+def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step(tiny_data, tmp_path):
+    """loss.geometry (3D density/colour targets of each head) is learnt; recon_every=2 renders on even steps only."""
+    from sem2nerf.training import data as data_mod
+
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
+    try:
+        train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=30", "loss.geometry=1", "loss.recon_every=2",
+                      "loss.geometry_points=512", "optim.density_lr_scale=50", *FIXED_PATCH))
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    records = [r for r in _metrics(tmp_path) if "total" in r]
+    geometry = [r["geometry"] for r in records]
+    assert len(geometry) == 30 and all(np.isfinite(geometry))
+    assert np.mean(geometry[-3:]) < 0.6 * np.mean(geometry[:2])
+    assert [r["step"] for r in records if "l2" in r] == list(range(1, 31, 2))  # steps 0, 2, ... are logged as 1, 3, ...
+
+
+def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    (data / "identity_params.json").unlink()
+    with pytest.raises(ConfigError, match="identity_params.json"):
+        train(_config(tmp_path / "out", data, "stage=generator", "train.max_steps=1", "loss.geometry=1"))
+    with pytest.raises(ConfigError, match="generator-stage loss"):
+        _config(tmp_path, data, "loss.geometry=1")
+
+
 def test_encoder_stage_runs_exports_and_renders(tiny_data, tiny_decoder, tmp_path):
     export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5"))
     records = [r for r in _metrics(tmp_path) if "total" in r]

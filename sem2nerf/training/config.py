@@ -109,6 +109,9 @@ class LossConfig:
     recon: float = 1.0  # generator stage: multi-view reconstruction (needs identities.json)
     adv: float = 0.0  # generator stage: pi-GAN adversarial objective on random codes and poses
     z_reg: float = 1e-3  # generator stage: pull per-identity latents toward N(0, I)
+    recon_every: int = 1  # generator stage: render the reconstruction loss on every k-th step only (geometry on all)
+    geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
+    geometry_points: int = 2048  # 3D points per item for loss.geometry
 
 
 @dataclass
@@ -119,6 +122,7 @@ class OptimConfig:
     lr: float = 1e-4
     lr_dis: float = 2e-5
     lr_latent: float = 1e-3  # generator stage: per-identity latents
+    density_lr_scale: float = 1.0  # generator stage: lr multiplier of the density read-out (its outputs reach ~100)
     scheduler: str = "none"  # none | cosine (timm CosineLRScheduler semantics: lr_min = lr / 100)
     betas: list[float] = field(default_factory=lambda: [0.95, 0.999])
     weight_decay: float = 0.0
@@ -191,9 +195,17 @@ class TrainConfig:
         res = self.render.patch_resolution
         if res < 16 or res & (res - 1):
             raise ConfigError(f"render.patch_resolution must be a power of two >= 16 (the patch discriminator halves it), got {res}")
-        if self.stage == "generator" and self.loss.recon <= 0 and self.loss.adv <= 0:
-            raise ConfigError("the generator stage needs loss.recon > 0 or loss.adv > 0")
-        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg"):
+        if self.stage == "generator" and self.loss.recon <= 0 and self.loss.adv <= 0 and self.loss.geometry <= 0:
+            raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
+        if self.loss.geometry > 0 and self.stage != "generator":
+            raise ConfigError("loss.geometry is a generator-stage loss (the encoder stage trains through renders only)")
+        if self.loss.geometry > 0 and self.loss.geometry_points < 1:
+            raise ConfigError(f"loss.geometry_points must be >= 1 when loss.geometry > 0, got {self.loss.geometry_points}")
+        if self.loss.recon_every < 1:
+            raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
+        if self.optim.density_lr_scale <= 0:
+            raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry"):
             if getattr(self.loss, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 

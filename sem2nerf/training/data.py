@@ -45,6 +45,10 @@ class MaskImageDataset(Dataset):
         encoder_size, use_contour, contour_skip: encoder input (``encoder_size=None``: no encoder input).
         limit: keep only the first ``limit`` ids.
         with_mask: also return the framed label mask ``mask`` (for validation sheets).
+        geometry_points: with a SynthFaces folder (``identity_params.json``), also return this many
+            3D points of the item's head with their target colour and density (``points``,
+            ``point_rgb``, ``point_sigma``; see :mod:`sem2nerf.synthfaces.targets`), a pure function
+            of the item index.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class MaskImageDataset(Dataset):
         contour_skip: str = "background",
         limit: int | None = None,
         with_mask: bool = False,
+        geometry_points: int = 0,
     ) -> None:
         self.root = Path(root)
         self.domain = get_domain(domain)
@@ -109,6 +114,22 @@ class MaskImageDataset(Dataset):
         else:
             self.num_identities = len(ids)
         self.identity = [identity_of.get(i, n) if self.has_identities else n for n, i in enumerate(ids)]
+        self.geometry_points = geometry_points
+        self._face_params: dict[int, dict] = {}
+        self._heads: dict[int, object] = {}  # SynthHead per identity
+        self._geometry_cache: dict[int, dict] = {}  # item index -> its (deterministic) 3D targets
+        if geometry_points > 0:
+            params_file = self.root / "identity_params.json"
+            if not (self.has_identities and params_file.is_file()):
+                raise ConfigError(
+                    f"loss.geometry > 0 needs a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
+                    "make one with `python -m sem2nerf synth`, or set loss.geometry=0"
+                )
+            table = json.loads(params_file.read_text())
+            missing = [name for name in names if name not in table]
+            if missing:
+                raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
+            self._face_params = {k: table[name]["params"] for k, name in enumerate(names)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -129,7 +150,27 @@ class MaskImageDataset(Dataset):
                 item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
             if self.with_mask:
                 item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
+        if self.geometry_points > 0:
+            item.update(self._geometry(index))
         return item
+
+    def _geometry(self, index: int) -> dict:
+        from ..synthfaces import FaceParams, SynthHead
+        from ..synthfaces.render import head_bounds
+        from ..synthfaces.targets import field_targets, sample_points
+
+        cached = self._geometry_cache.get(index)
+        if cached is not None:
+            return cached
+        k = self.identity[index]
+        head = self._heads.get(k)
+        if head is None:
+            head = self._heads[k] = SynthHead(FaceParams.from_dict(self._face_params[k]), head_bounds())
+        with torch.no_grad():
+            points = sample_points(head, self.geometry_points, torch.Generator().manual_seed(1_000_003 * index + 17))
+            rgb, sigma = field_targets(head, points)
+        self._geometry_cache[index] = {"points": points, "point_rgb": rgb, "point_sigma": sigma}
+        return self._geometry_cache[index]
 
 
 class StepBatchSampler:

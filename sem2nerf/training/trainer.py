@@ -77,7 +77,9 @@ class GeneratorStage(nn.Module):
             with torch.no_grad():
                 self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=torch.Generator().manual_seed(seed)))
 
-    def forward(self, identity, z_random, cam2world, pattern, generator=None):
+    def forward(self, identity, z_random, cam2world, pattern, generator=None, points=None):
+        """Patches rendered for ``[identity latents; z_random]`` at ``cam2world`` (``None``: no render), the codes ``z``,
+        and with ``points`` ``(B_id, N, 3)`` the identity fields there ``(B_id, N, 4)`` (else ``None``)."""
         parts = []
         if identity is not None:
             parts.append(self.latents(identity))
@@ -86,9 +88,14 @@ class GeneratorStage(nn.Module):
         z = torch.cat(parts)
         freq, phase = self.decoder.mapping(z)
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
-        field = self.decoder.modulate(freq, phase, locked)
-        out = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator)
-        return out.rgb, z
+        rgb = at_points = None
+        if cam2world is not None:
+            field = self.decoder.modulate(freq, phase, locked)
+            rgb = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator).rgb
+        if points is not None:
+            n = points.shape[0]
+            at_points = self.decoder.modulate(freq[:n], phase[:n], locked)(points)
+        return rgb, z, at_points
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -120,6 +127,17 @@ def random_poses(batch: int, domain_name: str, generator: torch.Generator) -> tu
     pick = torch.randint(0, 4 * batch, (batch,), generator=generator)
     # renderer theta = pi/2 + d_theta -> yaw = -d_theta; phi = pi/2 + d_phi -> pitch = d_phi
     return torch.rad2deg(-d_theta[pick]), torch.rad2deg(d_phi[pick])
+
+
+def geometry_loss(at_points: torch.Tensor, rgb: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """3D supervision: squared density error in units of the targets' opaque density, plus squared colour error
+    weighted by the target's opacity (the colour of empty space is never seen)."""
+    from ..synthfaces.targets import SIGMA_MAX
+
+    density = (at_points[..., 3] - sigma).div(SIGMA_MAX).pow(2).mean()
+    weight = sigma / SIGMA_MAX
+    colour = ((at_points[..., :3] - rgb).pow(2).sum(-1) * weight).sum() / weight.sum().clamp_min(1e-6) / 3
+    return density + colour
 
 
 def cut_patch(image: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
@@ -219,7 +237,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         "root": config.data.root, "domain": domain, "image_size": config.data.image_size, "encoder_size": encoder_size,
         "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
     }
-    train_set = MaskImageDataset(id_list=config.data.train_list, **common)
+    geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
+    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
@@ -263,9 +282,13 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
         gan_weight = cfg_loss.gan
     else:
-        n_ids = train_set.num_identities if cfg_loss.recon > 0 else 0
+        n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
         module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed)
-        groups = [{"params": list(decoder.parameters()), "lr": config.optim.lr}]
+        density = list(decoder.density.parameters())
+        groups = [
+            {"params": [p for p in decoder.parameters() if all(p is not q for q in density)], "lr": config.optim.lr},
+            {"params": density, "lr": config.optim.lr * config.optim.density_lr_scale},
+        ]
         if module.latents is not None:
             groups.append({"params": list(module.latents.parameters()), "lr": config.optim.lr_latent})
         gan_weight = cfg_loss.adv
@@ -308,6 +331,11 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         progress = tqdm(total=config.train.max_steps, initial=start_step, desc=f"{config.stage} stage", dynamic_ncols=True)
     started, last_log, last_log_step = time.time(), time.time(), start_step
     running: dict[str, float] = {}
+    counts: dict[str, float] = {}  # per key: the steps that had it (recon_every, random-pose steps)
+
+    def accumulate(key: str, value: float) -> None:
+        running[key] = running.get(key, 0.0) + value / accum
+        counts[key] = counts.get(key, 0.0) + 1.0 / accum
     metrics: dict[str, float] = {}
     module.train()
     if config.stage == "encoder":
@@ -347,24 +375,36 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     if cfg_loss.adv > 0:
                         z_rand = torch.randn(b, raw.decoder.z_dim, generator=gen).to(device)
                     yaw, pitch = batch["yaw"], batch["pitch"]
-                    n_parts = (ids is not None) + (z_rand is not None)
-                    cams = _cameras(yaw, pitch, device)
+                    render_ids = ids is not None and cfg_loss.recon > 0 and step % cfg_loss.recon_every == 0
+                    cams = _cameras(yaw, pitch, device) if render_ids else None
                     if z_rand is not None:  # random codes at poses of the data (the empirical pose distribution)
                         perm = torch.randperm(b, generator=gen)
                         adv_cams = _cameras(yaw[perm], pitch[perm], device)
+                        if ids is not None and not render_ids:  # identity codes ride along unrendered: render them too
+                            cams = _cameras(yaw, pitch, device)
                         cams = torch.cat((cams, adv_cams)) if ids is not None else adv_cams
+                    n_parts = (ids is not None) + (z_rand is not None) if cams is not None else 0
+                    points = batch["points"].to(device) if geometry_points else None
                     with accelerator.autocast():
-                        fake_all, z = module(ids, z_rand, cams, pattern.repeat(n_parts, 1, 1, 1), gen)
-                    fake_all = fake_all.float()
+                        fake_all, z, at_points = module(
+                            ids, z_rand, cams, pattern.repeat(max(n_parts, 1), 1, 1, 1), gen, points,
+                        )
+                    fake_all = fake_all.float() if fake_all is not None else None
                     adv_fake = fake_all[-b:] if z_rand is not None else None
+                    fake = None
                     if ids is not None:
-                        fake = fake_all[:b]
-                        losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
-                        if lpips_model is not None:
-                            losses["lpips"] = cfg_loss.recon * cfg_loss.lpips * lpips_model(fake, real).mean()
+                        if render_ids:
+                            fake = fake_all[:b]
+                            losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
+                            if lpips_model is not None:
+                                losses["lpips"] = cfg_loss.recon * cfg_loss.lpips * lpips_model(fake, real).mean()
                         losses["z_reg"] = cfg_loss.z_reg * z[:b].pow(2).mean()
                     else:
                         fake = adv_fake
+                    if at_points is not None:
+                        losses["geometry"] = cfg_loss.geometry * geometry_loss(
+                            at_points.float(), batch["point_rgb"].to(device), batch["point_sigma"].to(device),
+                        )
                 if disc is not None and adv_fake is not None:
                     disc.requires_grad_(False)
                     losses["g_gan"] = gan_weight * g_loss_nonsaturating(disc(adv_fake))
@@ -392,24 +432,24 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     losses["d_gan"] = d_gan.detach() * gan_weight
                     losses["r1"] = r1.detach() * gan_weight
             for k, v in losses.items():
-                running[k] = running.get(k, 0.0) + float(v.detach()) / accum
-            running["total"] = running.get("total", 0.0) + float(total.detach()) / accum
+                accumulate(k, float(v.detach()))
+            accumulate("total", float(total.detach()))
             with torch.no_grad():
                 if fake is not None and "l2" in losses:  # reconstruction steps only
-                    running["psnr_patch"] = running.get("psnr_patch", 0.0) + float(_psnr(fake, real).mean()) / accum
-        running["_n"] = running.get("_n", 0.0) + 1
+                    accumulate("psnr_patch", float(_psnr(fake, real).mean()))
         done = step + 1
         if progress is not None:
             progress.update(1)
             if done % max(1, min(10, config.train.log_every)) == 0:
-                progress.set_postfix(loss=f"{running.get('total', 0.0) / running['_n']:.4f}")
+                progress.set_postfix(loss=f"{running.get('total', 0.0) / max(counts.get('total', 0.0), 1e-9):.4f}")
         if done % config.train.log_every == 0 or done == config.train.max_steps:
-            n = running.pop("_n")
             now = time.time()
-            record = {k: v / n for k, v in running.items()}
+            record = {k: v / counts[k] for k, v in running.items()}
             record.update(lr=lrs[0], steps_per_s=(done - last_log_step) / max(now - last_log, 1e-9), elapsed_s=now - started)
             logger.log(record, done)
-            running, last_log, last_log_step = {}, now, done
+            running.clear()
+            counts.clear()
+            last_log, last_log_step = now, done
         if done % config.train.val_every == 0 or done == config.train.max_steps:
             metrics = validate(config, raw, val_set, val_opts, accelerator, out, done, fov)
             logger.log({f"val_{k}": v for k, v in metrics.items()}, done)

@@ -1,0 +1,74 @@
+"""3D training targets from a SynthFaces head: a density and a view-locked colour at world points.
+
+SynthFaces knows its geometry exactly, so the generator stage can supervise the radiance field in
+3D as well as through renders (``loss.geometry``). The targets are:
+
+- density ``SIGMA_MAX * sigmoid(-d / SOFTNESS)`` of the signed distance ``d`` (centimetres in the
+  head frame): opaque inside, empty outside, with a soft shell about a millimetre thick;
+- colour: the albedo lit by the data set's mean key light, seen from the front (the images light
+  each view with a jittered camera-frame light; a view-locked field can only learn an average).
+
+World points map to the head frame as in :mod:`sem2nerf.synthfaces.render`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .head import SynthHead
+from .render import BOX_HALF, HEAD_OFFSET, HEAD_SCALE, _normals
+
+__all__ = ["MEAN_LIGHT", "SIGMA_MAX", "SOFTNESS", "field_targets", "sample_points"]
+
+SIGMA_MAX = 150.0  # opaque over ~0.01 world units (an alpha of 0.78 per sample at 16 samples over 0.24)
+SOFTNESS = 0.15  # centimetres: the density falls from 0.73 to 0.27 of SIGMA_MAX over 0.3 cm
+_MEAN_DIRECTION = (-0.35, 0.55, 0.8)  # mean of dataset.sample_light's direction before normalising
+MEAN_LIGHT = (tuple(c / math.sqrt(sum(x * x for x in _MEAN_DIRECTION)) for c in _MEAN_DIRECTION), 0.4, 0.725)
+_SHELL_CM = 1.0  # near-surface points: |d| below this many centimetres
+
+
+def _head_frame(points: torch.Tensor) -> torch.Tensor:
+    return ((points - torch.tensor(HEAD_OFFSET, dtype=points.dtype)) / HEAD_SCALE).t().contiguous()
+
+
+def field_targets(head: SynthHead, points: torch.Tensor, shade: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target colour ``(N, 3)`` in [0, 1] and density ``(N,)`` at world points ``(N, 3)``.
+
+    ``shade=False`` returns the plain albedo (cheaper: no normals).
+    """
+    p = _head_frame(points.float())
+    distance = head.distance(p)
+    colour, _ = head.albedo(p, head.labels(p))
+    if shade:
+        direction, ambient, diffuse = MEAN_LIGHT
+        normals = _normals(head, p)
+        ndl = (normals * torch.tensor(direction)[:, None]).sum(0)
+        wrap = ((ndl + 0.3) / 1.3).clamp_min(0.0)  # the renderer's wrapped diffuse term
+        colour = colour * (ambient + diffuse * wrap)[:, None]
+    return colour.clamp(0.0, 1.0), SIGMA_MAX * torch.sigmoid(-distance / SOFTNESS)
+
+
+def sample_points(head: SynthHead, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` world points in the pi-GAN box: half uniform, half within ``_SHELL_CM`` of the surface.
+
+    Near-surface points come from uniform candidates nudged onto the surface along the distance;
+    where too few candidates are near, uniform points fill the remainder.
+    """
+    n_uniform = count - count // 2
+    uniform = (torch.rand(n_uniform, 3, generator=generator) * 2 - 1) * BOX_HALF
+    candidates = (torch.rand(count * 2, 3, generator=generator) * 2 - 1) * BOX_HALF
+    d = head.distance(_head_frame(candidates))
+    near = candidates[d.abs() < 6.0]  # within 6 cm: one step towards the surface lands within ~1 cm
+    if near.shape[0]:
+        dn = head.distance(_head_frame(near))
+        normals = _normals(head, _head_frame(near)).t()
+        jitter = (torch.rand(near.shape[0], generator=generator) * 2 - 1) * _SHELL_CM
+        near = near - ((dn - jitter) * HEAD_SCALE)[:, None] * normals
+        near = near.clamp(-BOX_HALF, BOX_HALF)
+    shell = near[: count // 2]
+    if shell.shape[0] < count // 2:
+        extra = (torch.rand(count // 2 - shell.shape[0], 3, generator=generator) * 2 - 1) * BOX_HALF
+        shell = torch.cat((shell, extra))
+    return torch.cat((uniform, shell))
