@@ -1,8 +1,8 @@
 """Sem2NeRF app: draw or upload a semantic mask of a face, turn it in 3D, mix styles, export video and mesh.
 
 Run: ``python app.py [--model FOLDER_OR_REPO_ID] [--host 127.0.0.1] [--port 7860] [--share] [--device auto]``
-(or set ``SEM2NERF_MODEL``; on a Hugging Face Space set it as a variable). Without a model the page
-explains how to load one.
+(or set ``SEM2NERF_MODEL``; on a Hugging Face Space set it as a variable). Without either, the bundled
+default model (``sem2nerf.DEFAULT_MODEL``, trained on SynthFaces) is loaded, offline.
 
 Structure: the module-level functions below hold the app's logic and take the model explicitly (they
 are unit-tested); :func:`build_demo` wires them to Gradio components. Every view goes through
@@ -13,13 +13,16 @@ resulting scene lives in a per-visitor ``gr.State``; view and style controls onl
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import random
 import tempfile
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ import torch
 from PIL import Image
 
 from sem2nerf import (
+    DEFAULT_MODEL,
     LabelMask,
     Pose,
     Scene,
@@ -44,6 +48,7 @@ from sem2nerf import (
     orbit_trajectory,
     preview_poses,
 )
+from sem2nerf.bake import BakedScene, frustum_radius
 from sem2nerf.domains import Domain
 from sem2nerf.errors import MaskError, ModelLoadError
 from sem2nerf.export import DEFAULT_MESH_THRESHOLD, extract_mesh, save_mesh, write_video
@@ -54,8 +59,8 @@ from sem2nerf.model import preset_style_layers
 MODEL_ENV = "SEM2NERF_MODEL"
 NO_MODEL = (
     "No model is loaded. Start the app with `python app.py --model FOLDER_OR_REPO_ID` (a folder holding "
-    "config.json + model.safetensors, or a Hugging Face repo id), or set SEM2NERF_MODEL. "
-    "A bundled default model is not shipped yet."
+    "config.json + model.safetensors, a Hugging Face repo id, or `synthfaces` for the bundled default), "
+    "or set SEM2NERF_MODEL."
 )
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CANVAS_SIDE = 512  # the drawing canvas; uploads into it are scaled to fit
@@ -65,6 +70,9 @@ CPU_MAX_SIZE, GPU_MAX_SIZE = 256, 512
 STYLE_PRESETS = (*PRESET_LAYERS, "custom")
 TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
 OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
+RENDERERS = ("baked grid (fast)", "direct (exact)")
+BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB against a direct render
+BAKE_CACHE_SIZE = 4  # baked grids kept in memory (least recently used first out)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -236,14 +244,68 @@ def max_size(model: Sem2NeRF | None) -> int:
     return GPU_MAX_SIZE if model is not None and model.device.type != "cpu" else CPU_MAX_SIZE
 
 
+class BakeCache:
+    """Baked grids (:mod:`sem2nerf.bake`) of the scenes rendered last, so that view changes, turntables and meshes
+    sample a grid instead of the network.
+
+    Grids are keyed by the scene's codes (content-addressed: a visitor only ever gets the grid of a scene with
+    exactly their codes) and bounded to ``capacity`` entries. A grid baked for a narrower field of view than
+    asked for is baked again over the larger cube.
+    """
+
+    def __init__(self, capacity: int = BAKE_CACHE_SIZE, resolution: int = BAKE_RESOLUTION) -> None:
+        self.capacity, self.resolution = capacity, resolution
+        self._grids: OrderedDict[str, BakedScene] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bakes = 0  # how many grids were baked (for tests and logs)
+
+    @staticmethod
+    def key(scene: Scene) -> str:
+        """A digest of the scene's latent codes."""
+        digest = hashlib.sha1()
+        for t in (scene.frequencies, scene.phase_shifts):
+            digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def peek(self, model: Sem2NeRF, scene: Scene, fov: float) -> BakedScene | None:
+        """The cached grid of the scene covering ``fov``, or ``None`` (never bakes)."""
+        key = self.key(scene)
+        with self._lock:
+            hit = self._grids.get(key)
+            if hit is not None and hit.radius >= frustum_radius(max(float(fov), model.fov), model.ray_end) - 1e-9:
+                self._grids.move_to_end(key)
+                return hit
+        return None
+
+    def get(self, model: Sem2NeRF, scene: Scene, fov: float, progress: Callable[[float], None] | None = None) -> BakedScene:
+        """The scene's grid covering views up to ``fov`` degrees, baked now if not cached."""
+        wide = max(float(fov), model.fov)
+        key = self.key(scene)
+        hit = self.peek(model, scene, fov)
+        if hit is not None:
+            return hit
+        baked = model.bake(scene, resolution=self.resolution, fov=wide, progress=progress)
+        with self._lock:
+            self._grids[key] = baked
+            self._grids.move_to_end(key)
+            self.bakes += 1
+            while len(self._grids) > self.capacity:
+                self._grids.popitem(last=False)
+        return baked
+
+
 def render_poses(
     model: Sem2NeRF, scene: Scene, poses: Sequence[Pose], size: int, samples: int,
-    progress: Callable[[float], None] | None = None,
+    progress: Callable[[float], None] | None = None, baked: BakedScene | None = None,
 ) -> list[tuple[Image.Image, np.ndarray]]:
-    """The app's one rendering call: images and depth maps of ``poses`` (seeded, reproducible)."""
+    """The app's one rendering call: images and depth maps of ``poses`` (seeded, reproducible), from the network or,
+    given ``baked``, from the scene's baked grid (same cameras, samples and seeds)."""
     out = []
     for k, pose in enumerate(poses):
-        out.append(model.render(scene, pose.yaw, pose.pitch, pose.fov, int(size), int(samples), return_depth=True))
+        if baked is not None:
+            out.append(baked.render(pose.yaw, pose.pitch, pose.fov, int(size), int(samples), return_depth=True))
+        else:
+            out.append(model.render(scene, pose.yaw, pose.pitch, pose.fov, int(size), int(samples), return_depth=True))
         if progress is not None:
             progress((k + 1) / len(poses))
     return out
@@ -319,6 +381,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
     domain = model.domain if model is not None else get_domain("celebamask_hq")
     scheme = drawing_scheme(domain)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
+    bakes = BakeCache()
     examples = load_examples(domain)
     thumbs = root / "examples"
     thumbs.mkdir(parents=True, exist_ok=True)
@@ -355,50 +418,64 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         with user_errors():
             return m.encode(mask_from_editor(editor, domain), pose=tuple(pose))
 
-    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha):
-        """Render the view: a quick low-resolution preview first, then the full size (image, depth)."""
+    def grid(m, s, renderer, fov, progress=None) -> BakedScene | None:
+        """The scene's baked grid when the fast renderer is chosen (baked on first use), else ``None``."""
+        if renderer != RENDERERS[0]:
+            return None
+        return bakes.get(m, s, float(fov), progress)
+
+    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0]):
+        """Render the view: a quick low-resolution preview first unless a baked grid is ready, then the full size."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
             size = min(int(size), max_size(m))
             pose = Pose(float(yaw), float(pitch), float(fov))
-            if size > PREVIEW_SIZE:
+            ready = renderer == RENDERERS[0] and bakes.peek(m, s, float(fov)) is not None
+            if size > PREVIEW_SIZE and not ready:
                 image, depth = render_poses(m, s, [pose], PREVIEW_SIZE, max(4, int(samples) // 2))[0]
                 yield image.resize((size, size), Image.BILINEAR), depth_image(depth, near, far).resize((size, size), Image.BILINEAR)
-            image, depth = render_poses(m, s, [pose], size, samples)[0]
+            image, depth = render_poses(m, s, [pose], size, samples, baked=grid(m, s, renderer, fov))[0]
             yield image, depth_image(depth, near, far)
 
-    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha):
+    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0]):
         """The input mask over a render at the mask's own pose."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
             yaw, pitch = scene.pose or (0.0, 0.0)
-            image, _ = render_poses(m, s, [Pose(yaw, pitch, float(fov))], min(int(size), max_size(m)), samples)[0]
+            image, _ = render_poses(m, s, [Pose(yaw, pitch, float(fov))], min(int(size), max_size(m)), samples,
+                                    baked=grid(m, s, renderer, fov))[0]
             return mask_overlay(scene.mask, image, domain)
 
-    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+              progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """The official five-view strip, the mask first."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
             size = min(int(size), max_size(m))
             poses = [p._replace(fov=float(fov)) for p in preview_poses(domain)]
-            shots = render_poses(m, s, poses, size, samples, lambda f: progress(f, desc="rendering views"))
+            baked = grid(m, s, renderer, fov, lambda f: progress(0.5 * f, desc="baking the scene"))
+            shots = render_poses(m, s, poses, size, samples, lambda f: progress(0.5 + 0.5 * f, desc="rendering views"), baked)
             return tile([framed_mask(scene.mask, domain, (size, size)), *(im for im, _ in shots)])
 
     def turntable(scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
-                  progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+                  renderer=RENDERERS[0], progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """A turntable video (H.264 MP4)."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
             poses = trajectory(path_name, frames, float(fov), float(pitch))
+            baked = grid(m, s, renderer, fov, lambda f: progress(0.3 * f, desc="baking the scene"))
             shots = render_poses(m, s, poses, min(int(size), max_size(m)), samples,
-                                 lambda f: progress(f, desc=f"rendering {len(poses)} frames"))
+                                 lambda f: progress(0.3 + 0.7 * f, desc=f"rendering {len(poses)} frames"), baked)
             return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", float(fps)))
 
-    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+             progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            result = extract_mesh(m, s, int(resolution), float(threshold), progress=lambda f: progress(f, desc="sampling the density"))
+            baked = grid(m, s, renderer, m.fov, lambda f: progress(0.5 * f, desc="baking the scene"))
+            result = extract_mesh(m, s, int(resolution), float(threshold), baked=baked,
+                                  progress=lambda f: progress(0.5 + 0.5 * f if baked else f, desc="sampling the density"))
             folder = output_folder(root / "out")
             glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")
             return str(glb), [str(glb), str(ply)]
@@ -506,6 +583,11 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 fov = gr.Slider(6, 30, value=default_fov, step=0.5, label="Field of view (degrees)")
                 size = gr.Slider(64, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
                 samples = gr.Slider(4, 48, value=12, step=2, label="Quality (samples per ray, coarse + as many fine)")
+                renderer = gr.Radio(
+                    list(RENDERERS), value=RENDERERS[0], elem_id="renderer",
+                    label="Renderer (baked grid: the scene is sampled once on a 128-cell grid, then every view, video "
+                    "and mesh reads the grid, about 20x faster; direct: the network for every sample)",
+                )
                 with gr.Accordion("Style", open=True):
                     with gr.Row():
                         seed = gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)")
@@ -517,7 +599,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                         seed2 = gr.Number(value=-1, precision=0, label="Second style seed (-1: none)")
                         alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend towards the second style")
 
-        style = [seed, preset, custom, seed2, alpha]
+        style = [seed, preset, custom, seed2, alpha, renderer]  # the style controls, then the renderer choice
         view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
         overlay_inputs = [scene, fov, size, samples, *style]
 
@@ -532,6 +614,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         after_encode(example.input(load_example, example, example_outputs, api_name="load_example"))
         after_encode(gallery.select(gallery_pick, None, example, api_visibility="private").success(
             load_example, example, example_outputs, api_visibility="private"))
+        renderer.input(render, view_inputs, [view, depth], api_visibility="private")
         for slider in (yaw, pitch, fov, size, samples):
             slider.release(render, view_inputs, [view, depth], api_name="view" if slider is yaw else None,
                            api_visibility="public" if slider is yaw else "private", trigger_mode="always_last")
@@ -555,6 +638,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                         api_name="turntable", concurrency_id="heavy", concurrency_limit=1)
         mesh_btn.click(mesh, [scene, mesh_res, threshold, *style], [model3d, mesh_files], api_name="mesh",
                        concurrency_id="heavy", concurrency_limit=1)
+    demo.bake_cache = bakes  # the grids this app baked (tests count them)
     return demo
 
 
@@ -566,7 +650,11 @@ def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):
 
 
 def load_model(name: str | None, device: str = "auto") -> tuple[Sem2NeRF | None, str]:
-    """The model named on the command line (or ``None``) and the status line shown on the page."""
+    """The model named on the command line (or ``None``) and the status line shown on the page.
+
+    ``name`` ``None`` or empty: no model (the page explains how to load one); the command line passes
+    :data:`sem2nerf.DEFAULT_MODEL` when neither ``--model`` nor ``SEM2NERF_MODEL`` is given.
+    """
     if not name:
         return None, NO_MODEL
     try:
@@ -575,13 +663,15 @@ def load_model(name: str | None, device: str = "auto") -> tuple[Sem2NeRF | None,
         return None, f"**Could not load the model `{name}`:** {err}"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device), f"Model: `{name}` ({device})"
+    label = f"`{name}` (the bundled default, trained on SynthFaces)" if name == DEFAULT_MODEL else f"`{name}`"
+    return model.to(device), f"Model: {label} ({device})"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Sem2NeRF app: draw a semantic mask, turn it in 3D, export video and mesh.")
-    parser.add_argument("--model", default=os.environ.get(MODEL_ENV),
-                        help=f"model folder (config.json + model.safetensors) or Hugging Face repo id (default: ${MODEL_ENV})")
+    parser.add_argument("--model", default=os.environ.get(MODEL_ENV) or DEFAULT_MODEL,
+                        help="model folder (config.json + model.safetensors), Hugging Face repo id, or the name of a bundled "
+                        f"model (default: ${MODEL_ENV}, else the bundled {DEFAULT_MODEL!r})")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 for every interface; Spaces set GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

@@ -24,6 +24,7 @@ from .renderer import evaluate_points
 if TYPE_CHECKING:  # pragma: no cover
     import trimesh
 
+    from .bake import BakedScene
     from .model import Scene, Sem2NeRF
 
 __all__ = ["DEFAULT_MESH_THRESHOLD", "MESH_FORMATS", "extract_mesh", "save_mesh", "write_video"]
@@ -40,6 +41,7 @@ def extract_mesh(
     threshold: float = DEFAULT_MESH_THRESHOLD,
     chunk_points: int = 65536,
     progress: Callable[[float], None] | None = None,
+    baked: BakedScene | None = None,
 ) -> trimesh.Trimesh:
     """The iso-surface ``sigma = threshold`` of a scene's density, with per-vertex colours.
 
@@ -50,6 +52,9 @@ def extract_mesh(
         threshold: density level of the surface (raw ``sigma``, before the renderer's ReLU).
         chunk_points: field evaluations per batch (bounds memory).
         progress: called with the fraction done (0-1) while the grid is evaluated.
+        baked: the scene's baked grid (:meth:`Sem2NeRF.bake`): density and colours are then read from
+            it by trilinear interpolation instead of evaluating the network (much faster; the grid must
+            cover the decoder's box, which every bake at the model's field of view does).
 
     Returns a ``trimesh.Trimesh`` in world coordinates (the renderer's: +y up, the face looks
     towards +z) with uint8 RGBA vertex colours. Raises :class:`Sem2NeRFError` when the density
@@ -60,8 +65,13 @@ def extract_mesh(
 
     if not 8 <= int(resolution) <= 512:
         raise ValueError(f"mesh resolution must be between 8 and 512 grid points per side, got {resolution}")
-    field = model.field(scene)
     half = model.decoder.box_size / 2.0
+    if baked is not None:
+        if baked.radius < half:
+            raise ValueError(f"the baked grid spans +-{baked.radius:.3f}, less than the decoder's box (+-{half:.3f})")
+        field = baked.field
+    else:
+        field = model.field(scene)
     axis = torch.linspace(-half, half, int(resolution), device=model.device)
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
     sigma = evaluate_points(field, grid, chunk_points, progress)[:, 3].cpu()

@@ -105,6 +105,44 @@ def test_render_views_and_strip_with_a_model(tiny_model, mask_array, tmp_path):
         next(_fn(demo, "render")(scene, 0, 0, 12, 64, 4, 7, "custom", [], -1, 0.5))
 
 
+def test_baked_renderer_bakes_once_per_scene_and_style_then_reads_the_grid(tiny_model, mask_array, tmp_path):
+    """View changes, the strip, turntables and meshes reuse one bake; a new style bakes again; direct never bakes."""
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    cache = demo.bake_cache
+    cache.resolution = 16  # a small grid keeps the test quick
+    scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
+    view = _fn(demo, "render")
+    style = (-1, "colour only", [3], -1, 0.5)
+    first = list(view(scene, 0, 0, 12, 96, 4, *style, app.RENDERERS[0]))
+    assert len(first) == 2 and cache.bakes == 1, "a direct preview while the grid bakes, then the baked view"
+    turned = list(view(scene, 25, 0, 12, 96, 4, *style, app.RENDERERS[0]))
+    assert len(turned) == 1 and cache.bakes == 1, "the grid is ready: no preview, no new bake"
+    assert np.abs(np.asarray(turned[0][0], float) - np.asarray(first[-1][0], float)).mean() > 0.5, "the view changed"
+    _fn(demo, "views")(scene, 12, 32, 4, *style, app.RENDERERS[0], progress=lambda *a, **k: None)
+    glb, _ = _fn(demo, "mesh")(scene, 32, 0.0, *style, app.RENDERERS[0], progress=lambda *a, **k: None)
+    assert cache.bakes == 1 and glb.endswith(".glb")
+    list(view(scene, 0, 0, 12, 64, 4, 5, "colour only", [3], -1, 0.5, app.RENDERERS[0]))
+    assert cache.bakes == 2, "another style is another scene"
+    list(view(scene, 0, 0, 24, 64, 4, 5, "colour only", [3], -1, 0.5, app.RENDERERS[0]))
+    assert cache.bakes == 3, "a wider field of view than the grid covers bakes a larger cube"
+    direct = list(view(scene, 10, 0, 12, 64, 4, 9, "colour only", [3], -1, 0.5, app.RENDERERS[1]))
+    assert cache.bakes == 3 and direct[-1][0].size == (64, 64)
+    for k in range(app.BAKE_CACHE_SIZE + 2):  # memory stays bounded
+        list(view(scene, 0, 0, 12, 64, 4, 100 + k, "colour only", [3], -1, 0.5, app.RENDERERS[0]))
+    assert len(cache._grids) == app.BAKE_CACHE_SIZE
+
+
+def test_baked_and_direct_renders_agree(tiny_model, mask_array, tmp_path):
+    """The baked grid is a faithful stand-in: its view is close to the direct render of the same pose and seed."""
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
+    view = _fn(demo, "render")
+    baked = np.asarray(list(view(scene, 15, 0, 12, 48, 8, -1, "colour only", [3], -1, 0.5, app.RENDERERS[0]))[-1][0], float)
+    direct = np.asarray(list(view(scene, 15, 0, 12, 48, 8, -1, "colour only", [3], -1, 0.5, app.RENDERERS[1]))[-1][0], float)
+    other = np.asarray(list(view(scene, 15, 0, 12, 48, 8, 3, "colour only", [3], -1, 0.5, app.RENDERERS[1]))[-1][0], float)
+    assert np.abs(baked - direct).mean() < 0.5 * np.abs(other - direct).mean()
+
+
 def test_command_line_and_environment(monkeypatch):
     monkeypatch.setenv(app.MODEL_ENV, "org/model")
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
