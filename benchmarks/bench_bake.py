@@ -161,7 +161,7 @@ def main() -> None:
     print(f"direct render:      {direct_view_s:.2f} s/view")
 
     radius = frustum_radius(args.bake_fov, cam["ray_end"])
-    (grid, stats) = bake_field(field, radius, args.resolution, levels=args.levels)
+    (grid, stats) = bake_field(field, radius, args.resolution, levels=args.levels, sphere=radius)
     baked = BakedScene(grid, radius, cam["fov"], cam["ray_start"], cam["ray_end"], stats)
     print(f"bake:               {stats.seconds:.2f} s = {stats.seconds / direct_view_s:.2f} direct renders "
           f"({args.resolution + 1}^3 nodes over +-{radius:.3f}, {args.levels} levels; {stats.points_evaluated:,} points "

@@ -3,7 +3,7 @@
 Quick start::
 
     from sem2nerf import Sem2NeRF
-    model = Sem2NeRF.from_pretrained("path/or/org-name")
+    model = Sem2NeRF.from_pretrained("synthfaces")  # the bundled default; or a folder, or "org/name" on the Hub
     scene = model.encode("mask.png")
     image = model.render(scene, yaw=20, pitch=-5)
 """
@@ -13,12 +13,15 @@ from .errors import MaskError, ModelLoadError, Sem2NeRFError
 from .labels import LabelScheme, get_label_scheme, list_label_schemes, register_label_scheme
 from .masks import LabelMask, encoder_input, load_mask
 from .model import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, Scene, Sem2NeRF
+from .pretrained import DEFAULT_MODEL, DEFAULT_MODEL_DIR
 from .renderer import RenderOptions
 from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_MODEL_DIR",
     "DEFAULT_STYLE_LAYERS",
     "TEXTURE_STYLE_LAYERS",
     "Domain",

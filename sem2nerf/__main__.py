@@ -10,6 +10,7 @@ from pathlib import Path
 MODEL_ENV = "SEM2NERF_MODEL"
 
 EXAMPLES = """examples:
+  python -m sem2nerf render --mask examples/masks/synth01.png --yaw 20 --out view.png   # bundled default model
   python -m sem2nerf render --model ./my-model --mask face.png --yaw 20 --out view.png
   python -m sem2nerf render --model org/name --mask face.png --views preview --out strip.png
   python -m sem2nerf render --model ./my-model --mask face.png --style-seed 92 --style-layers 8 --out styled.png
@@ -33,10 +34,13 @@ def _layers(text: str) -> list[int]:
 
 
 def _model_arg(parser: argparse.ArgumentParser) -> None:
+    from .pretrained import DEFAULT_MODEL
+
     parser.add_argument(
         "--model",
-        default=os.environ.get(MODEL_ENV),
-        help=f"a folder with config.json + model.safetensors, or a Hugging Face repo id (default: ${MODEL_ENV})",
+        default=os.environ.get(MODEL_ENV) or DEFAULT_MODEL,
+        help="a folder with config.json + model.safetensors, a Hugging Face repo id, or a bundled model's name "
+        f"(default: ${MODEL_ENV}, else the bundled {DEFAULT_MODEL!r})",
     )
 
 

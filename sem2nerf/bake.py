@@ -188,6 +188,17 @@ def _active_cells(sigma: torch.Tensor, cell: float, margin: int) -> torch.Tensor
     return active[0, 0]
 
 
+def _evaluate_nodes(field: Field, points: torch.Tensor, sphere: float | None, cell: float,
+                    chunk_points: int) -> tuple[torch.Tensor, int]:
+    """The field at node points ``(M, 3)`` -> ``((M, 4), evaluated)``; beyond ``sphere`` + a cell diagonal: zeros."""
+    if sphere is None:
+        return evaluate_points(field, points, chunk_points), points.shape[0]
+    inside = points.norm(dim=1) <= sphere + math.sqrt(3.0) * cell
+    values = points.new_zeros(points.shape[0], 4)
+    values[inside] = evaluate_points(field, points[inside], chunk_points)
+    return values, int(inside.sum())
+
+
 @torch.no_grad()
 def bake_field(
     field: Field,
@@ -198,6 +209,7 @@ def bake_field(
     margin: int = 1,
     chunk_points: int = 65536,
     progress: Callable[[float], None] | None = None,
+    sphere: float | None = None,
 ) -> tuple[torch.Tensor, BakeStats]:
     """Sample a view-locked field on ``(resolution + 1)^3`` nodes over ``[-radius, radius]^3``, coarse to fine.
 
@@ -209,6 +221,9 @@ def bake_field(
         margin: coarse cells added around every active cell (catches detail the coarse level missed).
         chunk_points: most points per field call (bounds memory).
         progress: called with the fraction done, between levels.
+        sphere: radius of the ball that holds every point the grid will be sampled at (cameras on the unit
+            sphere: :func:`frustum_radius`); nodes farther than it, by more than one cell diagonal, are
+            not evaluated and stay empty (about half of the cube). ``None``: the whole cube.
     Returns:
         ``(grid (4, N, N, N) indexed [c, z, y, x], stats)``.
     """
@@ -222,8 +237,8 @@ def bake_field(
     nodes = cells + 1
     axis = torch.arange(nodes)
     index = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    grid = evaluate_points(field, _node_points(index, nodes, radius), chunk_points).t().reshape(4, nodes, nodes, nodes)
-    evaluated = index.shape[0]
+    grid, evaluated = _evaluate_nodes(field, _node_points(index, nodes, radius), sphere, 2.0 * radius / cells, chunk_points)
+    grid = grid.t().reshape(4, nodes, nodes, nodes)
     for level in range(1, levels):
         if progress:
             progress(level / levels)
@@ -234,8 +249,12 @@ def bake_field(
         fine_nodes = F.max_pool3d(F.pad(fine[None, None].float(), (1,) * 6), 2, stride=1)[0, 0] > 0
         fine_nodes[::2, ::2, ::2] = False  # nodes shared with the coarser grid are exact already
         index = fine_nodes.nonzero()
+        points = _node_points(index, nodes, radius)
+        if sphere is not None:
+            inside = points.norm(dim=1) <= sphere + math.sqrt(3.0) * 2.0 * radius / cells
+            index, points = index[inside], points[inside]
         if index.shape[0]:
-            values = evaluate_points(field, _node_points(index, nodes, radius), chunk_points)
+            values = evaluate_points(field, points, chunk_points)
             grid[:, index[:, 0], index[:, 1], index[:, 2]] = values.t()
         evaluated += index.shape[0]
     if progress:
@@ -259,5 +278,5 @@ def bake(model: Sem2NeRF, scene: Scene, resolution: int = 128, *, fov: float | N
     if radius is None:
         radius = frustum_radius(view_fov, model.ray_end)
     grid, stats = bake_field(model.field(scene), radius, resolution, levels=levels, margin=margin,
-                             chunk_points=chunk_points, progress=progress)
+                             chunk_points=chunk_points, progress=progress, sphere=radius)
     return BakedScene(grid, radius, model.fov, model.ray_start, model.ray_end, stats)

@@ -405,14 +405,22 @@ class Sem2NeRF(
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> Sem2NeRF:
-        """Load a model from a local folder or a Hugging Face Hub repo id (``config.json`` + ``model.safetensors``).
+        """Load a model from a local folder, a Hugging Face Hub repo id (``config.json`` + ``model.safetensors``)
+        or the name of a bundled model (``"synthfaces"``, the default model; see :mod:`sem2nerf.pretrained`).
 
         Loading is strict: missing, unexpected or mis-shaped weights raise :class:`ModelLoadError`
         naming them. Extra keyword arguments override the saved config (e.g. ``fov=18``) and
         ``map_location`` picks the device.
         """
+        from .pretrained import resolve_preset
+
         name = os.fspath(pretrained_model_name_or_path)
         path = Path(name).expanduser()
+        preset = resolve_preset(name)
+        if preset is not None and not path.is_dir():  # a bundled model by name (a local folder of that name wins)
+            if not (preset / WEIGHTS_NAME).is_file():
+                raise ModelLoadError(f"the bundled model {name!r} is missing from this installation ({preset} has no {WEIGHTS_NAME})")
+            path = preset
         if path.is_dir():
             missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (path / f).is_file()]
             if missing:

@@ -63,6 +63,20 @@ def test_coarse_to_fine_evaluates_far_fewer_points_and_keeps_the_surface(baked_b
     torch.testing.assert_close(baked_ball.grid[:, near_surface], dense[:, near_surface], atol=1e-4, rtol=1e-5)
 
 
+def test_sphere_bound_skips_nodes_no_view_samples_and_renders_the_same(baked_ball):
+    """Nodes beyond the ball every camera's samples lie in are not evaluated; views inside the fov are unchanged."""
+    _, one_level = bake_field(smooth_ball, RADIUS, 32, levels=1, sphere=RADIUS)
+    assert one_level.points_evaluated < 0.65 * 33**3, "a ball and a cell of margin: ~60% of the cube"
+    grid, stats = bake_field(smooth_ball, RADIUS, 64, levels=2, sphere=RADIUS)
+    assert stats.points_evaluated < baked_ball.stats.points_evaluated
+    bounded = BakedScene(grid, RADIUS, 12.0, 0.88, 1.12, stats)
+    opts = RenderOptions(num_samples=12, ray_start=0.88, ray_end=1.12, deterministic=True)
+    for yaw, pitch in ((0.0, 0.0), (40.0, -20.0), (-75.0, 30.0)):
+        a = bounded.render_output([Pose(yaw, pitch, 12.0)], 24, opts)[0].rgb
+        b = baked_ball.render_output([Pose(yaw, pitch, 12.0)], 24, opts)[0].rgb
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_density_and_colour_are_indexed_by_world_x_y_z(baked_ball):
     coords = baked_ball.coordinates
     i, j, k = 40, 25, 33
