@@ -318,7 +318,7 @@ def test_clear_errors_for_missing_data_and_mismatched_decoder(tiny_data, tiny_de
     with pytest.raises(ModelLoadError, match="domain: folder has 'catmask'"):
         train(_config(tmp_path / "d", tiny_data, f"decoder={other}"))
     rc = main(["--config", str(TINY), "stage=generator", "loss.recon=0", "loss.adv=0"])
-    assert rc == 2 and "needs loss.recon > 0 or loss.adv > 0" in capsys.readouterr().err
+    assert rc == 2 and "needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0" in capsys.readouterr().err
 
 
 def test_config_fingerprint_ignores_step_counts_but_not_losses():
