@@ -4,6 +4,10 @@ A decoder folder holds ``decoder_config.json`` (the decoder's size, its domain a
 ``decoder.safetensors`` (a :class:`~sem2nerf.decoder.PiGANDecoder` state dict, our key names).
 Converted official pi-GAN checkpoints (``python -m sem2nerf convert``) and our generator-stage
 exports share this layout, so the encoder stage takes either as its frozen decoder.
+
+A generator-stage export trained by multi-view reconstruction also holds
+``identity_latents.safetensors``: the learnt latent ``z`` of every training identity, by name
+(the encoder stage can regress their FiLM codes, ``loss.latent``).
 """
 
 from __future__ import annotations
@@ -13,14 +17,26 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .decoder import PiGANDecoder
 from .errors import ModelLoadError
 
-__all__ = ["DECODER_CONFIG_NAME", "DECODER_FORMAT", "DECODER_KEYS", "DECODER_WEIGHTS_NAME", "load_decoder", "save_decoder"]
+__all__ = [
+    "DECODER_CONFIG_NAME",
+    "DECODER_FORMAT",
+    "DECODER_KEYS",
+    "DECODER_WEIGHTS_NAME",
+    "IDENTITY_LATENTS_NAME",
+    "load_decoder",
+    "load_identity_latents",
+    "save_decoder",
+]
 
 DECODER_CONFIG_NAME = "decoder_config.json"
 DECODER_WEIGHTS_NAME = "decoder.safetensors"
 DECODER_FORMAT = "sem2nerf-decoder/1"
+IDENTITY_LATENTS_NAME = "identity_latents.safetensors"
 
 # Sem2NeRF config key -> PiGANDecoder argument (the same names as in a full model's config.json).
 DECODER_KEYS = {
@@ -54,11 +70,13 @@ def save_decoder(
     ray_start: float | None = None,
     ray_end: float | None = None,
     metadata: dict[str, Any] | None = None,
+    identity_latents: tuple[list[str], torch.Tensor] | None = None,
 ) -> Path:
     """Write ``decoder`` to a decoder folder (created if needed); returns the folder.
 
     ``domain`` and the camera (``None``: the domain's defaults) say what the decoder was trained
-    for; ``metadata`` (JSON-serialisable: source, training command, metrics...) is stored alongside.
+    for; ``metadata`` (JSON-serialisable: source, training command, metrics...) is stored alongside;
+    ``identity_latents`` ``(names, z (N, z_dim))`` go to :data:`IDENTITY_LATENTS_NAME`.
     """
     from safetensors.torch import save_file
 
@@ -71,7 +89,31 @@ def save_decoder(
     state = {k: v.detach().cpu().contiguous() for k, v in decoder.state_dict().items()}
     save_file(state, str(folder / DECODER_WEIGHTS_NAME), metadata={"format": DECODER_FORMAT})
     (folder / DECODER_CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    if identity_latents is not None:
+        names, z = identity_latents
+        if z.ndim != 2 or z.shape != (len(names), decoder.z_dim):
+            raise ValueError(f"identity latents must be ({len(names)}, {decoder.z_dim}), got {tuple(z.shape)}")
+        save_file({"z": z.detach().float().cpu().contiguous()}, str(folder / IDENTITY_LATENTS_NAME),
+                  metadata={"format": DECODER_FORMAT, "names": json.dumps(list(names))})
     return folder
+
+
+def load_identity_latents(folder: str | os.PathLike) -> tuple[list[str], torch.Tensor] | None:
+    """The identity latents of a decoder folder, ``(names, z (N, z_dim))``, or ``None`` when it has none."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(folder) / IDENTITY_LATENTS_NAME
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            names = json.loads((fh.metadata() or {}).get("names", "null"))
+            z = fh.get_tensor("z")
+    except (SafetensorError, OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(f"cannot read {path}: {err}") from err
+    if not isinstance(names, list) or z.ndim != 2 or z.shape[0] != len(names):
+        raise ModelLoadError(f"{path} is not an identity-latents file (a name per row of z expected)")
+    return [str(n) for n in names], z
 
 
 def load_decoder(folder: str | os.PathLike, expect: dict[str, Any] | None = None) -> tuple[PiGANDecoder, dict[str, Any]]:

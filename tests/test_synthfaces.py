@@ -260,3 +260,13 @@ def test_unusable_output_folders_are_refused(tmp_path, capsys):
     assert sorted(p.name for p in (good / "masks").iterdir()) == ["0.png"]
     assert torch.get_num_threads() == 2
     torch.set_num_threads(threads)
+
+
+def test_parameter_features_one_hot_the_hair_style_and_zero_absent_accessories():
+    base = FaceParams(hair_style="short", hat=False, hat_rgb=(0.9, 0.1, 0.1), glasses=True, glasses_rgb=(0.2, 0.3, 0.4))
+    feats = base.features()
+    assert feats.dtype == np.float32 and np.isfinite(feats).all()
+    longer = replace(base, hair_style="long").features()
+    assert set(np.flatnonzero(longer != feats)) and len(np.flatnonzero(longer != feats)) == 2  # one-hot moves
+    assert np.array_equal(replace(base, hat_rgb=(0.1, 0.9, 0.9)).features(), feats), "no hat: its colour is no feature"
+    assert not np.array_equal(replace(base, glasses_rgb=(0.9, 0.9, 0.9)).features(), feats), "worn glasses' colour counts"

@@ -121,6 +121,63 @@ def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
         _config(tmp_path, data, "loss.geometry=1")
 
 
+def test_generator_export_holds_the_latents_of_its_training_identities_by_name(tiny_data, tiny_decoder):
+    from sem2nerf.decoder_folder import load_identity_latents
+
+    names, z = load_identity_latents(tiny_decoder)
+    groups = json.loads((tiny_data / "identities.json").read_text())
+    train_ids = {line.split(".")[0] for line in (tiny_data / "train_paths.txt").read_text().split()}
+    trained = sorted(name for name, images in groups.items() if set(images) & train_ids)
+    assert names == trained and len(trained) < len(groups), "the trained identities, and no held-out one"
+    assert z.shape == (len(names), 16) and torch.isfinite(z).all()
+
+
+def test_params_latent_init_gives_similar_heads_similar_latents(tiny_data):
+    """optim.latent_init=params: latents are a fixed projection of the standardised SynthFaces parameters, so
+    distances between identities' latents follow the distances between their parameters."""
+    from sem2nerf.training.data import MaskImageDataset
+    from sem2nerf.training.trainer import GeneratorStage
+
+    data = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=None)
+    features = data.identity_features()
+    assert features.shape[0] == data.num_identities and torch.allclose(features.mean(0), torch.zeros(features.shape[1]), atol=1e-5)
+    decoder = PiGANDecoder(32, 3, 16, 32, 2)
+    stage = GeneratorStage(decoder, data.num_identities, RenderOptions(), 32, 12.0, seed=0, features=features)
+    z = stage.latents.weight.detach()
+    iu = torch.triu_indices(len(z), len(z), 1)
+    d_z, d_f = torch.cdist(z, z)[iu[0], iu[1]], torch.cdist(features, features)[iu[0], iu[1]]
+    corr = torch.corrcoef(torch.stack((d_z, d_f)))[0, 1]
+    assert corr > 0.5, f"latent distances follow parameter distances (r = {corr:.2f})"
+    assert 0.5 < float(z.std()) < 1.5, "about unit variance, like the N(0, I) start"
+    random = GeneratorStage(decoder, data.num_identities, RenderOptions(), 32, 12.0, seed=0).latents.weight.detach()
+    d_r = torch.cdist(random, random)[iu[0], iu[1]]
+    assert torch.corrcoef(torch.stack((d_r, d_f)))[0, 1] < corr
+
+
+def test_latent_loss_pulls_the_encoder_to_the_identity_codes(tiny_data, tiny_decoder, tmp_path):
+    """loss.latent alone (no render loss): the code error of one fixed batch falls well below its start."""
+    from sem2nerf.training import data as data_mod
+
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 4]
+    try:
+        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1", "loss.l2=0",
+                      "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    latent = [r["latent"] for r in _metrics(tmp_path) if "latent" in r]
+    assert len(latent) == 20 and all(np.isfinite(latent))
+    assert np.mean(latent[-3:]) < 0.5 * np.mean(latent[:2])
+
+
+def test_latent_loss_needs_identity_latents_and_the_encoder_stage(tiny_data, tmp_path):
+    plain = save_decoder(PiGANDecoder(32, 3, 16, 32, 2), tmp_path / "plain_decoder", domain="celebamask_hq")
+    with pytest.raises(ConfigError, match="identity_latents.safetensors"):
+        train(_config(tmp_path / "out", tiny_data, f"decoder={plain}", "loss.latent=1"))
+    with pytest.raises(ConfigError, match="encoder-stage loss"):
+        _config(tmp_path, tiny_data, "stage=generator", "loss.latent=1")
+
+
 def test_encoder_stage_runs_exports_and_renders(tiny_data, tiny_decoder, tmp_path):
     export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5"))
     records = [r for r in _metrics(tmp_path) if "total" in r]

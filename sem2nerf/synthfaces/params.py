@@ -47,6 +47,11 @@ EDITS = {
 }
 
 
+# Features that mean nothing without an accessory: feature name -> the flag that gates it.
+_FEATURE_GATES = {"glasses_round": "glasses", "glasses_rgb": "glasses", "hat_rgb": "hat", "earring_hoops": "earrings",
+                  "earring_rgb": "earrings", "necklace_rgb": "necklace"}
+
+
 @dataclass(frozen=True)
 class FaceParams:
     """Everything that makes one SynthFaces identity (shape, colours, hair, accessories).
@@ -103,6 +108,21 @@ class FaceParams:
     def __post_init__(self) -> None:
         if self.hair_style not in HAIR_STYLES:
             raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
+
+    def features(self) -> np.ndarray:
+        """The parameters as one float vector: numbers as they are, flags as 0/1, the hair style one-hot, colours
+        per channel; an accessory's colour (and its variant flag) is 0 when it is absent."""
+        values: list[float] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
+            if f.name == "hair_style":
+                values += [float(value == style) for style in HAIR_STYLES]
+            elif isinstance(value, tuple):
+                values += [gate * float(c) for c in value]
+            else:
+                values.append(gate * float(value))
+        return np.asarray(values, dtype=np.float32)
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary; :meth:`from_dict` rebuilds exactly the same parameters from it."""

@@ -112,6 +112,12 @@ class LossConfig:
     recon_every: int = 1  # generator stage: render the reconstruction loss on every k-th step only (geometry on all)
     geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
     geometry_points: int = 2048  # 3D points per item for loss.geometry
+    latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
+
+
+# Config keys added after runs were checkpointed, with the value that means "off": a config with the key off
+# has the fingerprint it had before the key existed, so those runs still resume.
+_ADDED_LATER: dict[tuple[str, str], Any] = {("loss", "latent"): 0.0, ("optim", "latent_init"): "random"}
 
 
 @dataclass
@@ -122,6 +128,7 @@ class OptimConfig:
     lr: float = 1e-4
     lr_dis: float = 2e-5
     lr_latent: float = 1e-3  # generator stage: per-identity latents
+    latent_init: str = "random"  # generator stage: per-identity latents start at N(0, I) or at a projection of the SynthFaces parameters (params)
     density_lr_scale: float = 1.0  # generator stage: lr multiplier of the density read-out (its outputs reach ~100)
     scheduler: str = "none"  # none | cosine (timm CosineLRScheduler semantics: lr_min = lr / 100)
     betas: list[float] = field(default_factory=lambda: [0.95, 0.999])
@@ -167,6 +174,9 @@ class TrainConfig:
             d.pop(key)
         d["train"] = {k: v for k, v in d["train"].items() if k not in ("max_steps", "log_every", "val_every", "save_every", "keep_checkpoints")}
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("root", "workers")}
+        for (section, key), off in _ADDED_LATER.items():  # keys added after runs were written: off = not there
+            if d[section].get(key) == off:
+                d[section].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def validate(self) -> None:
@@ -188,6 +198,8 @@ class TrainConfig:
             raise ConfigError(f"train.mixed_precision must be no, fp16 or bf16, got {self.train.mixed_precision!r}")
         if self.optim.name not in ("ranger", "adam", "adamw"):
             raise ConfigError(f"optim.name must be ranger, adam or adamw, got {self.optim.name!r}")
+        if self.optim.latent_init not in ("random", "params"):
+            raise ConfigError(f"optim.latent_init must be random or params, got {self.optim.latent_init!r}")
         if self.optim.scheduler not in ("none", "cosine"):
             raise ConfigError(f"optim.scheduler must be none or cosine, got {self.optim.scheduler!r}")
         if self.render.patch_mode not in ("independent", "official"):
@@ -197,6 +209,8 @@ class TrainConfig:
             raise ConfigError(f"render.patch_resolution must be a power of two >= 16 (the patch discriminator halves it), got {res}")
         if self.stage == "generator" and self.loss.recon <= 0 and self.loss.adv <= 0 and self.loss.geometry <= 0:
             raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
+        if self.loss.latent > 0 and self.stage != "encoder":
+            raise ConfigError("loss.latent is an encoder-stage loss (it regresses the codes of the generator stage's identities)")
         if self.loss.geometry > 0 and self.stage != "generator":
             raise ConfigError("loss.geometry is a generator-stage loss (the encoder stage trains through renders only)")
         if self.loss.geometry > 0 and self.loss.geometry_points < 1:
@@ -205,7 +219,7 @@ class TrainConfig:
             raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
         if self.optim.density_lr_scale <= 0:
             raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
-        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry"):
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent"):
             if getattr(self.loss, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 

@@ -104,9 +104,10 @@ class MaskImageDataset(Dataset):
         identity_of: dict[str, int] = {}
         identities_file = self.root / "identities.json"
         self.has_identities = identities_file.is_file()
+        self.identity_names: list[str] | None = None  # identity k's name (identities.json), when it has identities
         if self.has_identities:
             table = json.loads(identities_file.read_text())
-            names = sorted(table)
+            names = self.identity_names = sorted(table)
             for k, name in enumerate(names):
                 for image_id in table[name]:
                     identity_of[str(image_id)] = k
@@ -130,6 +131,25 @@ class MaskImageDataset(Dataset):
             if missing:
                 raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
             self._face_params = {k: table[name]["params"] for k, name in enumerate(names)}
+
+    def identity_features(self) -> torch.Tensor:
+        """SynthFaces identities' parameters as features ``(num_identities, F)``, each standardised over the
+        identities (mean 0, std 1; constant features 0); see :meth:`~sem2nerf.synthfaces.FaceParams.features`."""
+        from ..synthfaces import FaceParams
+
+        params_file = self.root / "identity_params.json"
+        if self.identity_names is None or not params_file.is_file():
+            raise ConfigError(
+                f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
+                "make one with `python -m sem2nerf synth`, or use train.latent_init=random"
+            )
+        table = json.loads(params_file.read_text())
+        missing = [name for name in self.identity_names if name not in table]
+        if missing:
+            raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
+        feats = torch.from_numpy(np.stack([FaceParams.from_dict(table[name]["params"]).features() for name in self.identity_names]))
+        std = feats.std(0) if feats.shape[0] > 1 else torch.zeros(feats.shape[1])
+        return torch.where(std > 1e-6, (feats - feats.mean(0)) / std.clamp_min(1e-6), torch.zeros_like(feats))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..camera import LOCKED_VIEW_DIRECTION, PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
 from ..decoder import PiGANDecoder
-from ..decoder_folder import DECODER_KEYS, load_decoder, save_decoder
+from ..decoder_folder import DECODER_KEYS, IDENTITY_LATENTS_NAME, load_decoder, load_identity_latents, save_decoder
 from ..domains import get_domain
 from ..labels import get_label_scheme
 from ..model import Sem2NeRF, _weights_follow, to_pil
@@ -68,14 +68,22 @@ class EncoderStage(nn.Module):
 class GeneratorStage(nn.Module):
     """Latents (per-identity embeddings and/or random z) -> rendered patches, through a trainable decoder."""
 
-    def __init__(self, decoder: PiGANDecoder, num_identities: int, opts: RenderOptions, full_size: int, fov: float, seed: int) -> None:
+    def __init__(self, decoder: PiGANDecoder, num_identities: int, opts: RenderOptions, full_size: int, fov: float, seed: int,
+                 features: torch.Tensor | None = None) -> None:
+        """``features`` ``(num_identities, F)`` (standardised): latents start at their fixed random projection to
+        ``z_dim`` (unit variance), so that similar identities start with similar codes; ``None``: N(0, I)."""
         super().__init__()
         self.decoder, self.opts, self.full_size, self.fov = decoder, opts, full_size, fov
         self.latents = None
         if num_identities > 0:
             self.latents = nn.Embedding(num_identities, decoder.z_dim)
+            gen = torch.Generator().manual_seed(seed)
             with torch.no_grad():
-                self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=torch.Generator().manual_seed(seed)))
+                if features is None:
+                    self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=gen))
+                else:
+                    projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
+                    self.latents.weight.copy_(features.float() @ projection)
 
     def forward(self, identity, z_random, cam2world, pattern, generator=None, points=None):
         """Patches rendered for ``[identity latents; z_random]`` at ``cam2world`` (``None``: no render), the codes ``z``,
@@ -138,6 +146,34 @@ def geometry_loss(at_points: torch.Tensor, rgb: torch.Tensor, sigma: torch.Tenso
     weight = sigma / SIGMA_MAX
     colour = ((at_points[..., :3] - rgb).pow(2).sum(-1) * weight).sum() / weight.sum().clamp_min(1e-6) / 3
     return density + colour
+
+
+def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """FiLM codes ``[freq, phase]`` of the generator stage's identity latents, one row per identity of ``dataset``
+    (its ``identity`` index), and the per-group scale ``(D,)`` (the std of frequencies and of phases over the
+    identities) that ``loss.latent`` divides errors by."""
+    table = load_identity_latents(decoder_dir)
+    if table is None:
+        raise ConfigError(
+            f"loss.latent > 0 needs {IDENTITY_LATENTS_NAME} in the decoder folder {decoder_dir}: the identity latents that "
+            "this project's generator stage exports when it trains by reconstruction; set loss.latent=0 for other decoders"
+        )
+    if dataset.identity_names is None:
+        raise ConfigError(f"loss.latent > 0 needs identities.json in {dataset.root} (the identities the decoder was trained on)")
+    names, z = table
+    row = {name: i for i, name in enumerate(names)}
+    index = torch.tensor([row.get(name, -1) for name in dataset.identity_names])
+    used = sorted(set(dataset.identity))
+    missing = [dataset.identity_names[k] for k in used if index[k] < 0]
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} training identities have no latent in {decoder_dir} (first: {missing[:3]}): loss.latent needs "
+            "the data set the decoder was trained on"
+        )
+    with torch.no_grad():
+        freq, phase = decoder.mapping(z)
+    scale = torch.cat([torch.full((c.shape[1],), float(c.std()) if c.numel() > 1 else 1.0) for c in (freq, phase)])
+    return torch.cat((freq, phase), 1)[index.clamp_min(0)], scale.clamp_min(1e-6)
 
 
 def cut_patch(image: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
@@ -281,9 +317,12 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         module = EncoderStage(model, opts, full_size)
         groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
         gan_weight = cfg_loss.gan
+        if cfg_loss.latent > 0:
+            code_targets, code_scale = (t.to(device) for t in identity_code_targets(config.decoder, model.decoder, train_set))
     else:
         n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
-        module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed)
+        features = train_set.identity_features() if n_ids and config.optim.latent_init == "params" else None
+        module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed, features)
         density = list(decoder.density.parameters())
         groups = [
             {"params": [p for p in decoder.parameters() if all(p is not q for q in density)], "lr": config.optim.lr},
@@ -368,6 +407,10 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                             losses["lpips"] = cfg_loss.lpips * lpips_model(fake, real).mean()
                     if cfg_loss.w_norm > 0:
                         losses["w_norm"] = cfg_loss.w_norm * w_norm(delta_f, delta_p, raw.model.decoder.num_film_layers)
+                    if cfg_loss.latent > 0:  # the mask's identity code from the generator stage (any pose)
+                        code = torch.cat((delta_f + raw.model.latent_avg_freq, delta_p + raw.model.latent_avg_phase), 1)
+                        target = code_targets[batch["identity"].to(device)]
+                        losses["latent"] = cfg_loss.latent * ((code.float() - target) / code_scale).pow(2).mean()
                     adv_fake = fake
                 else:
                     ids = batch["identity"].to(device) if raw.latents is not None else None
@@ -552,7 +595,12 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
         "config_fingerprint": config.fingerprint(),
     }
     if config.stage == "generator":
-        return save_decoder(raw.decoder, export, domain=config.data.domain, metadata=meta)
+        latents = None
+        if raw.latents is not None and train_set.identity_names is not None:  # by name, for the encoder's loss.latent
+            trained = sorted(set(train_set.identity))
+            names = [train_set.identity_names[k] for k in trained]
+            latents = (names, raw.latents.weight.detach()[torch.tensor(trained)])
+        return save_decoder(raw.decoder, export, domain=config.data.domain, metadata=meta, identity_latents=latents)
     model: Sem2NeRF = raw.model
     metric_text = (
         f"Validation after {config.train.max_steps} steps ({metrics.get('count', 0)} held-out masks, full {config.render.val_size}px "
