@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem2nerf.bake import BakedScene, bake_field, frustum_radius
 from sem2nerf.decoder import PiGANDecoder
-from sem2nerf.renderer import RenderOptions, render_poses
+from sem2nerf.renderer import INFERENCE_SKIP_EMPTY, RenderOptions, render_poses
 from sem2nerf.trajectories import Pose, front_trajectory, preview_poses
 
 DECODERS = {"official": {"hidden_dim": 256, "num_layers": 8}, "small": {"hidden_dim": 128, "num_layers": 6}}
@@ -145,12 +145,14 @@ def main() -> None:
     parser.add_argument("--direct-frames", type=int, default=3, help="direct turntable frames timed (rest extrapolated)")
     parser.add_argument("--full-turntable", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-empty", type=float, default=INFERENCE_SKIP_EMPTY,
+                        help="RenderOptions.skip_empty of direct and baked renders (default: the inference value; 0: off)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     with torch.enable_grad():
         field, cam, desc = load_scene(args)
-    opts = RenderOptions(num_samples=args.samples, ray_start=cam["ray_start"], ray_end=cam["ray_end"])
+    opts = RenderOptions(num_samples=args.samples, ray_start=cam["ray_start"], ray_end=cam["ray_end"], skip_empty=args.skip_empty)
     views = [Pose(p.yaw, p.pitch, cam["fov"]) for p in preview_poses()] + [Pose(35.0, -15.0, cam["fov"]), Pose(-60.0, 10.0, cam["fov"])]
     print(f"scene: {desc}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.size} px, {args.samples} + {args.samples} samples")

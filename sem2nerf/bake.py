@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .renderer import Field, RenderOptions, RenderOutput, evaluate_points, render_poses
+from .renderer import INFERENCE_SKIP_EMPTY, Field, RenderOptions, RenderOutput, evaluate_points, render_poses
 
 if TYPE_CHECKING:
     from .model import Scene, Sem2NeRF
@@ -129,8 +129,10 @@ class BakedScene:
         return self.field(points[None])[0]
 
     def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
-        """The options of a direct render of the model it was baked from (hierarchical, view-locked)."""
-        return RenderOptions(num_samples=samples, ray_start=self.ray_start, ray_end=self.ray_end, **overrides)
+        """The options of a direct render of the model it was baked from (hierarchical, view-locked, the same
+        skipping of empty rays)."""
+        values = {"num_samples": samples, "ray_start": self.ray_start, "ray_end": self.ray_end, "skip_empty": INFERENCE_SKIP_EMPTY}
+        return RenderOptions(**{**values, **overrides})
 
     @torch.no_grad()
     def render_output(self, poses: Sequence[Pose], size: int = 128, options: RenderOptions | None = None,

@@ -23,6 +23,7 @@ import torch
 from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world, patch_ray_directions, ray_directions
 
 __all__ = [
+    "INFERENCE_SKIP_EMPTY",
     "Field",
     "RayBundle",
     "RenderOptions",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 Field = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+INFERENCE_SKIP_EMPTY = 1e-4  # RenderOptions.skip_empty of inference renders (the model's and a baked scene's)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class RenderOptions:
         deterministic: no jitter and deterministic inverse-CDF sampling (u = linspace(0, 1)).
         chunk_points: most points per field call; rays are rendered in chunks of ``chunk_points // samples``
             (bounds memory whatever the image size).
+        skip_empty: rays whose coarse opacity is below this get no fine samples and keep their coarse result
+            (``0``: every ray is resampled, as the official renderer). Inference sets ``1e-4``: a ray that
+            crosses no matter needs no resampling (the background of a portrait is about half of the rays).
     """
 
     num_samples: int = 24
@@ -70,6 +76,7 @@ class RenderOptions:
     noise_std: float = 0.0
     deterministic: bool = False
     chunk_points: int = 65536
+    skip_empty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_samples < 2:
@@ -82,6 +89,8 @@ class RenderOptions:
             raise ValueError(f"clamp_mode must be 'relu' or 'softplus', got {self.clamp_mode!r}")
         if self.chunk_points < 1:
             raise ValueError("chunk_points must be positive")
+        if not 0.0 <= self.skip_empty < 1.0:
+            raise ValueError(f"skip_empty must be in [0, 1), got {self.skip_empty}")
 
     @property
     def fine_samples(self) -> int:
@@ -239,26 +248,53 @@ def render_rays(field: Field, rays: RayBundle, opts: RenderOptions, generator: t
         if jitter is not None:
             z = z + (jitter - 0.5) * (base[1] - base[0])
         rgb, sigma = _evaluate(field, o, d, z, opts)
-        if opts.hierarchical:
-            with torch.no_grad():
-                _, _, w, _ = integrate(rgb, sigma, z, clamp_mode=opts.clamp_mode,
-                                       noise=None if chunk_noise is None else chunk_noise[..., :n])
-                bins = 0.5 * (z[..., 1:] + z[..., :-1])
-                flat = bins.shape[0] * bins.shape[1]
-                u = None if u_fine is None else u_fine.reshape(flat, nf)
-                z_fine = sample_pdf(bins.reshape(flat, n - 1), (w[..., 1:-1] + 1e-5).reshape(flat, n - 2), nf, u)
-                z_fine = z_fine.reshape(batch, -1, nf)
-            rgb_f, sigma_f = _evaluate(field, o, d, z_fine, opts)
-            z_all, order = torch.sort(torch.cat((z_fine, z), dim=-1), dim=-1)
-            rgb = torch.cat((rgb_f, rgb), dim=-2).gather(-2, order[..., None].expand(*order.shape, 3))
-            sigma = torch.cat((sigma_f, sigma), dim=-1).gather(-1, order)
-            z = z_all
-            if chunk_noise is not None:
-                chunk_noise = torch.cat((chunk_noise[..., n:], chunk_noise[..., :n]), dim=-1).gather(-1, order)
-        color, depth, _, opacity = integrate(rgb, sigma, z, last_back=opts.last_back, white_back=opts.white_back,
-                                             clamp_mode=opts.clamp_mode, noise=chunk_noise)
-        outputs.append((color * 2.0 - 1.0, depth, opacity))
+        coarse_noise = None if chunk_noise is None else chunk_noise[..., :n]
+        if not opts.hierarchical:
+            outputs.append(_composite(rgb, sigma, z, chunk_noise, opts))
+            continue
+        with torch.no_grad():
+            _, _, w, coarse_opacity = integrate(rgb, sigma, z, clamp_mode=opts.clamp_mode, noise=coarse_noise)
+        keep = coarse_opacity >= opts.skip_empty if opts.skip_empty > 0 else None
+        if keep is None or bool(keep.all()):
+            outputs.append(_fine_pass(field, o, d, z, rgb, sigma, w, u_fine, chunk_noise, opts))
+            continue
+        # Rays that met no matter keep their coarse result; the others are resampled as one batch.
+        color, depth, opacity = _composite(rgb, sigma, z, coarse_noise, opts)
+        if bool(keep.any()):
+            sel = keep.nonzero(as_tuple=True)
+            o_k, d_k, z_k, rgb_k, sigma_k, w_k, u_k, noise_k = (
+                None if t is None else t[sel][None] for t in (o, d, z, rgb, sigma, w, u_fine, chunk_noise))  # (1, K, ...)
+            fine = _fine_pass(field, o_k, d_k, z_k, rgb_k, sigma_k, w_k, u_k, noise_k, opts)
+            color, depth, opacity = color.clone(), depth.clone(), opacity.clone()
+            color[sel], depth[sel], opacity[sel] = fine[0][0], fine[1][0], fine[2][0]
+        outputs.append((color, depth, opacity))
     return RenderOutput(*(torch.cat(parts, dim=1) for parts in zip(*outputs)))
+
+
+def _composite(rgb, sigma, z, noise, opts: RenderOptions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Final integration of samples -> (rgb in [-1, 1], depth, opacity)."""
+    color, depth, _, opacity = integrate(rgb, sigma, z, last_back=opts.last_back, white_back=opts.white_back,
+                                         clamp_mode=opts.clamp_mode, noise=noise)
+    return color * 2.0 - 1.0, depth, opacity
+
+
+def _fine_pass(field: Field, o, d, z, rgb, sigma, w, u_fine, noise, opts: RenderOptions):
+    """Importance samples from the coarse weights ``w``, evaluated, merged with the coarse samples, integrated."""
+    batch, rays, n = z.shape
+    nf = opts.fine_samples
+    with torch.no_grad():
+        bins = 0.5 * (z[..., 1:] + z[..., :-1])
+        flat = batch * rays
+        u = None if u_fine is None else u_fine.reshape(flat, nf)
+        z_fine = sample_pdf(bins.reshape(flat, n - 1), (w[..., 1:-1] + 1e-5).reshape(flat, n - 2), nf, u)
+        z_fine = z_fine.reshape(batch, rays, nf)
+    rgb_f, sigma_f = _evaluate(field, o, d, z_fine, opts)
+    z_all, order = torch.sort(torch.cat((z_fine, z), dim=-1), dim=-1)
+    rgb = torch.cat((rgb_f, rgb), dim=-2).gather(-2, order[..., None].expand(*order.shape, 3))
+    sigma = torch.cat((sigma_f, sigma), dim=-1).gather(-1, order)
+    if noise is not None:
+        noise = torch.cat((noise[..., n:], noise[..., :n]), dim=-1).gather(-1, order)
+    return _composite(rgb, sigma, z_all, noise, opts)
 
 
 def _world_rays(cam2world: torch.Tensor, cam_dirs: torch.Tensor) -> RayBundle:

@@ -182,3 +182,34 @@ def test_gradients_flow_to_the_codes_through_the_renderer(decoder_field):
     out = render_image(dec.modulate(f, p.detach()), frontal(), 8, 12.0, RenderOptions(num_samples=6))
     out.rgb.mean().backward()
     assert f.grad is not None and f.grad.abs().sum() > 0
+
+
+def test_skip_empty_resamples_only_rays_that_meet_matter():
+    """skip_empty: rays through the ball render as without it; rays that miss it keep their coarse result; and the
+    field sees fewer points."""
+    radius = 0.05
+
+    def ball(points, directions):
+        inside = (points.norm(dim=-1) < radius).float()[..., None]
+        rgb = (0.5 + 0.5 * torch.sin(40 * points)).clamp(0, 1)
+        return torch.cat((rgb, 80.0 * inside), -1)
+
+    calls = []
+
+    def counted(points, directions):
+        calls.append(points.shape[1])
+        return ball(points, directions)
+
+    opts = RenderOptions(num_samples=16, deterministic=True)
+    full = render_image(counted, frontal(), 32, 12.0, opts)
+    full_points, calls[:] = sum(calls), []
+    skipped = render_image(counted, frontal(), 32, 12.0, opts.with_(skip_empty=1e-4))
+    assert sum(calls) < 0.75 * full_points
+    coarse = render_image(ball, frontal(), 32, 12.0, opts.with_(hierarchical=False))
+    hit = coarse.opacity[0] >= 1e-4
+    assert 0.05 < float(hit.float().mean()) < 0.6
+    assert torch.allclose(skipped.rgb[0][:, hit], full.rgb[0][:, hit], atol=1e-5)
+    assert torch.allclose(skipped.depth[0][hit], full.depth[0][hit], atol=1e-5)
+    assert torch.equal(skipped.rgb[0][:, ~hit], coarse.rgb[0][:, ~hit])
+    with pytest.raises(ValueError, match="skip_empty"):
+        RenderOptions(skip_empty=1.0)
