@@ -6,7 +6,9 @@ pose) is encoded and rendered at the input pose and at the novel poses yaw +-20,
 (``draw_identity(seed, index, views)`` with the data set's seed, the light of the input view for every
 pose), framed as the model sees it: the central 80 % of a full frame of side S, i.e. a 12-degree view of side
 0.8 S. Reported per pose: PSNR / SSIM (LPIPS when AlexNet weights can be loaded) of the model and of the
-"mean face" baseline (the decoder at the latent average, no encoder), and the margin.
+"mean face" baseline (the decoder at the latent average, no encoder), and the margin; and the silhouette IoU
+(opacity > 0.5 against the ground truth's non-background labels), which measures the geometry alone (a mask
+fixes the shape, not the colours, which dominate PSNR).
 
 It also measures editing (the edited example masks of ``examples/index.json``: mean absolute change of the
 render inside the edited region over that outside it), style mixing (silhouette IoU and colour change of
@@ -200,8 +202,10 @@ def load_identities(data_dir: Path, count: int | None, input_view: int) -> tuple
     return info, identities
 
 
-def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_size: int, fov: float) -> tuple[np.ndarray, dict]:
-    """Ground-truth RGB ``(V, R, R, 3)`` framed like the model's renders, and a check of the input view.
+def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_size: int,
+                 fov: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Ground-truth RGB ``(V, R, R, 3)`` and labels ``(V, R, R)`` framed like the model's renders, and a check of
+    the input view.
 
     Renders full frames of side ``image_size`` (the data set's framing) and keeps their central 80 %; the
     first pose must be the input pose, whose full frame is compared with the stored mask and image.
@@ -211,13 +215,15 @@ def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_siz
     full = render_identity(identity.params, poses, image_size, lights)
     if exact_crop(image_size) and abs(fov - 12.0) < 1e-9:
         rgb = full["rgb"][:, offset : offset + size, offset : offset + size]
+        labels = full["labels"][:, offset : offset + size, offset : offset + size]
     else:  # the crop is not a whole number of pixels: render the 12-degree (model fov) view directly
-        rgb = render_identity(identity.params, poses, size, lights, fov=fov)["rgb"]
+        framed = render_identity(identity.params, poses, size, lights, fov=fov)
+        rgb, labels = framed["rgb"], framed["labels"]
     stored_mask = np.asarray(Image.open(identity.mask_path))
     stored_rgb = np.asarray(Image.open(identity.mask_path.parents[1] / "CelebA-HQ-img" / f"{identity.image}.jpg"))
     check = {"label_agreement": float((stored_mask == full["labels"][0]).mean()),
              "rgb_psnr_vs_stored_jpeg": psnr(stored_rgb, full["rgb"][0])}
-    return rgb, check
+    return rgb, labels, check
 
 
 def framed_labels(labels: np.ndarray, size: int, domain: str) -> np.ndarray:
@@ -249,27 +255,27 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
     mean_face = model.average_scene()
     baseline_cache: dict[tuple[float, float], np.ndarray] = {}
     per_identity, checks, sheet_rows = {}, [], []
-    scores = {who: {name: {"psnr": [], "ssim": [], "lpips": []} for name in POSE_NAMES} for who in ("model", "baseline")}
+    scores = {who: {name: {"psnr": [], "ssim": [], "lpips": [], "iou": []} for name in POSE_NAMES} for who in ("model", "baseline")}
     for number, identity in enumerate(identities):
         on_sheet = number < sheet_count
         poses = [identity.pose, *novel, *(extra if on_sheet else [])]
-        gt, check = ground_truth(identity, poses, image_size, model.fov)
+        gt, gt_labels, check = ground_truth(identity, poses, image_size, model.fov)
         checks.append(check)
         scene = model.encode(identity.mask_path, pose=identity.pose)
-        rgb, _ = render(model, scene, poses, size, samples)
+        rgb, opacity = render(model, scene, poses, size, samples)
         missing = [p for p in poses[: len(POSE_NAMES)] if p not in baseline_cache]
         if missing:
-            base_rgb, _ = render(model, mean_face, missing, size, samples)
-            baseline_cache.update(zip(missing, base_rgb, strict=True))
+            base_rgb, base_opacity = render(model, mean_face, missing, size, samples)
+            baseline_cache.update(zip(missing, zip(base_rgb, base_opacity, strict=True), strict=True))
         per_identity[identity.name] = {"image": identity.image, "input_pose": list(identity.pose), **check}
         for k, name in enumerate(POSE_NAMES):
-            for who, image in (("model", rgb[k]), ("baseline", baseline_cache[poses[k]])):
+            for who, (image, alpha) in (("model", (rgb[k], opacity[k])), ("baseline", baseline_cache[poses[k]])):
                 s = scores[who][name]
                 s["psnr"].append(psnr(image, gt[k]))
                 s["ssim"].append(ssim(image, gt[k]))
                 s["lpips"].append(lpips_metric(image, gt[k]))
-            per_identity[identity.name][name] = {"psnr": scores["model"][name]["psnr"][-1],
-                                                 "ssim": scores["model"][name]["ssim"][-1]}
+                s["iou"].append(silhouette_iou(alpha > 0.5, gt_labels[k] != 0))
+            per_identity[identity.name][name] = {m: scores["model"][name][m][-1] for m in ("psnr", "ssim", "iou")}
         if on_sheet:
             at = {pose: k for k, pose in enumerate(poses)}
             order = [at[(yaw, 0.0)] for yaw in SHEET_YAWS]
@@ -284,7 +290,7 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
         for who in ("model", "baseline"):
             entry[who] = {metric: _mean(values) for metric, values in scores[who][name].items()}
         entry["margin"] = {metric: None if entry["model"][metric] is None else entry["model"][metric] - entry["baseline"][metric]
-                           for metric in ("psnr", "ssim", "lpips")}
+                           for metric in ("psnr", "ssim", "lpips", "iou")}
         if entry["margin"]["lpips"] is not None:  # lower LPIPS is better: margin = baseline - model
             entry["margin"]["lpips"] = -entry["margin"]["lpips"]
         poses_out.append(entry)
@@ -409,14 +415,17 @@ def format_report(result: dict) -> str:
              f"{_fmt(rec['identity_check']['rgb_psnr_vs_stored_jpeg_min'])} dB"),
              "",
              f"{'pose':<9} {'PSNR model':>10} {'baseline':>9} {'margin':>7} | {'SSIM model':>10} {'baseline':>9} {'margin':>7}"
+             f" | {'IoU model':>9} {'baseline':>9}"
              + (f" | {'LPIPS model':>11} {'baseline':>9}" if rec["lpips"] == "available" else "")]
     for e in rec["poses"]:
         m, b, d = e["model"], e["baseline"], e["margin"]
         line = (f"{e['name']:<9} {_fmt(m['psnr']):>10} {_fmt(b['psnr']):>9} {_fmt(d['psnr']):>7} | "
-                f"{_fmt(m['ssim'], 3):>10} {_fmt(b['ssim'], 3):>9} {_fmt(d['ssim'], 3):>7}")
+                f"{_fmt(m['ssim'], 3):>10} {_fmt(b['ssim'], 3):>9} {_fmt(d['ssim'], 3):>7} | "
+                f"{_fmt(m['iou'], 3):>9} {_fmt(b['iou'], 3):>9}")
         if rec["lpips"] == "available":
             line += f" | {_fmt(m['lpips'], 3):>11} {_fmt(b['lpips'], 3):>9}"
         lines.append(line)
+    lines.append("IoU: foreground silhouette (opacity > 0.5) against the ground truth's non-background labels")
     if rec["lpips"] != "available":
         lines.append(f"LPIPS: {rec['lpips']}")
     edit = result.get("editing")

@@ -72,12 +72,13 @@ class GroundTruthModel:
     def render_output(self, scene, poses, size, options=None, seed=0):
         outs = []
         for pose in poses:
-            if scene is None:
-                rgb = np.full((size, size, 3), 128, np.uint8)
+            if scene is None:  # the baseline: grey, opaque everywhere
+                rgb, opaque = np.full((size, size, 3), 128, np.uint8), np.ones((size, size), bool)
             else:
-                rgb = render_identity(scene.params, [(pose.yaw, pose.pitch)], size, [scene.light], fov=pose.fov)["rgb"][0]
+                drawn = render_identity(scene.params, [(pose.yaw, pose.pitch)], size, [scene.light], fov=pose.fov)
+                rgb, opaque = drawn["rgb"][0], drawn["labels"][0] != 0
             tensor = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() - 127.5) / 127.5  # to_pil rounds it back
-            outs.append(SimpleNamespace(rgb=tensor, opacity=torch.ones(1, size, size)))
+            outs.append(SimpleNamespace(rgb=tensor, opacity=torch.from_numpy(opaque.astype(np.float32))[None]))
         return outs
 
 
@@ -125,6 +126,7 @@ def test_ground_truth_model_scores_near_perfect_at_every_pose(bench, dataset, ca
     for pose in rec["poses"]:
         assert pose["model"]["psnr"] > 35.0 and pose["model"]["ssim"] > 0.98, pose
         assert pose["margin"]["psnr"] > 10.0 and pose["margin"]["ssim"] > 0.3, pose
+        assert pose["model"]["iou"] > 0.97 and pose["margin"]["iou"] > 0.2, pose  # its silhouette is the truth's
     assert "LPIPS" not in capsys.readouterr().out  # evaluate() logs through ``log`` only
 
 

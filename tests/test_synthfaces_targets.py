@@ -64,3 +64,19 @@ def test_dataset_serves_deterministic_targets_per_item(tmp_path):
     other = next(i for i in range(len(a)) if a.identity[i] != a.identity[1])
     a[other]
     assert not torch.allclose(field_targets(a._heads[a.identity[other]], first["points"])[1], first["point_sigma"])
+
+
+def test_reach_puts_a_quarter_of_the_points_in_the_camera_ball_where_space_beyond_the_box_is_empty():
+    """sample_points(reach=R): the second quarter lies in the ball of radius R (much of it outside the box, where
+    the target is empty space); without reach every point stays in the box."""
+    head = _head(3)
+    points = sample_points(head, 1000, torch.Generator().manual_seed(2), reach=0.2)
+    far = points[250:500]
+    assert points.shape == (1000, 3) and points[:250].abs().max() <= BOX_HALF + 1e-6
+    assert far.norm(dim=1).max() <= 0.2 + 1e-6
+    beyond = far.abs().max(dim=1).values > BOX_HALF + 0.01  # clear of the box's soft edge
+    assert beyond.float().mean() > 0.4
+    _, sigma = field_targets(head, far[beyond])
+    assert sigma.max().item() < 0.01 * SIGMA_MAX
+    inside = sample_points(head, 1000, torch.Generator().manual_seed(2))
+    assert inside.abs().max() <= BOX_HALF + 1e-6

@@ -50,14 +50,25 @@ def field_targets(head: SynthHead, points: torch.Tensor, shade: bool = True) -> 
     return colour.clamp(0.0, 1.0), SIGMA_MAX * torch.sigmoid(-distance / SOFTNESS)
 
 
-def sample_points(head: SynthHead, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` world points in the pi-GAN box: half uniform, half within ``_SHELL_CM`` of the surface.
+def sample_points(head: SynthHead, count: int, generator: torch.Generator, reach: float | None = None) -> torch.Tensor:
+    """``count`` world points: half uniform in the pi-GAN box, half within ``_SHELL_CM`` of the surface.
 
     Near-surface points come from uniform candidates nudged onto the surface along the distance;
-    where too few candidates are near, uniform points fill the remainder.
+    where too few candidates are near, uniform points fill the remainder. With ``reach`` (a radius beyond
+    the box, e.g. that of the ball that holds every camera sample), half of the uniform points are drawn
+    uniformly in that ball instead: outside the box the scene is empty, so the field learns no matter
+    (such as a backdrop) where the cameras look past the head.
     """
     n_uniform = count - count // 2
-    uniform = (torch.rand(n_uniform, 3, generator=generator) * 2 - 1) * BOX_HALF
+    n_far = n_uniform // 2 if reach is not None and reach > BOX_HALF else 0
+    uniform = (torch.rand(n_uniform - n_far, 3, generator=generator) * 2 - 1) * BOX_HALF
+    if n_far:
+        candidates = (torch.rand(4 * n_far + 16, 3, generator=generator) * 2 - 1) * reach  # 52 % land in the ball
+        far = candidates[candidates.norm(dim=1) <= reach][:n_far]
+        while far.shape[0] < n_far:  # rare: too few candidates landed in the ball
+            more = (torch.rand(4 * n_far, 3, generator=generator) * 2 - 1) * reach
+            far = torch.cat((far, more[more.norm(dim=1) <= reach]))[:n_far]
+        uniform = torch.cat((uniform, far))
     candidates = (torch.rand(count * 2, 3, generator=generator) * 2 - 1) * BOX_HALF
     d = head.distance(_head_frame(candidates))
     near = candidates[d.abs() < 6.0]  # within 6 cm: one step towards the surface lands within ~1 cm

@@ -112,12 +112,17 @@ class LossConfig:
     recon_every: int = 1  # generator stage: render the reconstruction loss on every k-th step only (geometry on all)
     geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
     geometry_points: int = 2048  # 3D points per item for loss.geometry
+    geometry_reach: float = 0.0  # loss.geometry: a quarter of the points uniform in the ball of this radius (0: the box only)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
 
 
 # Config keys added after runs were checkpointed, with the value that means "off": a config with the key off
 # has the fingerprint it had before the key existed, so those runs still resume.
-_ADDED_LATER: dict[tuple[str, str], Any] = {("loss", "latent"): 0.0, ("optim", "latent_init"): "random"}
+_ADDED_LATER: dict[tuple[str, str], Any] = {
+    ("loss", "latent"): 0.0,
+    ("loss", "geometry_reach"): 0.0,
+    ("optim", "latent_init"): "random",
+}
 
 
 @dataclass
@@ -219,7 +224,7 @@ class TrainConfig:
             raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
         if self.optim.density_lr_scale <= 0:
             raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
-        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent"):
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent", "geometry_reach"):
             if getattr(self.loss, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 

@@ -49,6 +49,7 @@ class MaskImageDataset(Dataset):
             3D points of the item's head with their target colour and density (``points``,
             ``point_rgb``, ``point_sigma``; see :mod:`sem2nerf.synthfaces.targets`), a pure function
             of the item index.
+        geometry_reach: also sample empty space up to this radius (``sample_points``' ``reach``).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class MaskImageDataset(Dataset):
         limit: int | None = None,
         with_mask: bool = False,
         geometry_points: int = 0,
+        geometry_reach: float | None = None,
     ) -> None:
         self.root = Path(root)
         self.domain = get_domain(domain)
@@ -115,7 +117,7 @@ class MaskImageDataset(Dataset):
         else:
             self.num_identities = len(ids)
         self.identity = [identity_of.get(i, n) if self.has_identities else n for n, i in enumerate(ids)]
-        self.geometry_points = geometry_points
+        self.geometry_points, self.geometry_reach = geometry_points, geometry_reach
         self._face_params: dict[int, dict] = {}
         self._heads: dict[int, object] = {}  # SynthHead per identity
         self._geometry_cache: dict[int, dict] = {}  # item index -> its (deterministic) 3D targets
@@ -187,7 +189,8 @@ class MaskImageDataset(Dataset):
         if head is None:
             head = self._heads[k] = SynthHead(FaceParams.from_dict(self._face_params[k]), head_bounds())
         with torch.no_grad():
-            points = sample_points(head, self.geometry_points, torch.Generator().manual_seed(1_000_003 * index + 17))
+            points = sample_points(head, self.geometry_points, torch.Generator().manual_seed(1_000_003 * index + 17),
+                                   self.geometry_reach)
             rgb, sigma = field_targets(head, points)
         self._geometry_cache[index] = {"points": points, "point_rgb": rgb, "point_sigma": sigma}
         return self._geometry_cache[index]

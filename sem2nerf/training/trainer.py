@@ -274,7 +274,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
     }
     geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
-    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points, **common)
+    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
+                                 geometry_reach=cfg_loss.geometry_reach or None, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
