@@ -109,6 +109,24 @@ def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step
     assert [r["step"] for r in records if "l2" in r] == list(range(1, 31, 2))  # steps 0, 2, ... are logged as 1, 3, ...
 
 
+def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path):
+    """loss.silhouette: the rendered opacity of one fixed batch moves to the masks' foreground (the loss falls)."""
+    from sem2nerf.training import data as data_mod
+
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
+    try:
+        train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=40", "loss.silhouette=1", "loss.l2=0",
+                      "optim.lr=2e-3", "optim.density_lr_scale=100", *FIXED_PATCH))
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    silhouette = [r["silhouette"] for r in _metrics(tmp_path) if "silhouette" in r]
+    assert len(silhouette) == 40 and all(np.isfinite(silhouette))
+    assert np.mean(silhouette[-3:]) < 0.6 * np.mean(silhouette[:2])
+    with pytest.raises(ConfigError, match="loss.silhouette"):
+        _config(tmp_path, tiny_data, "loss.silhouette=1")  # the encoder stage
+
+
 def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
     import shutil
 

@@ -113,6 +113,7 @@ class LossConfig:
     geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
     geometry_points: int = 2048  # 3D points per item for loss.geometry
     geometry_reach: float = 0.0  # loss.geometry: a quarter of the points uniform in the ball of this radius (0: the box only)
+    silhouette: float = 0.0  # generator stage: rendered opacity vs the mask's foreground (background rays must stay empty)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
 
 
@@ -121,6 +122,7 @@ class LossConfig:
 _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "latent"): 0.0,
     ("loss", "geometry_reach"): 0.0,
+    ("loss", "silhouette"): 0.0,
     ("optim", "latent_init"): "random",
 }
 
@@ -216,6 +218,8 @@ class TrainConfig:
             raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
         if self.loss.latent > 0 and self.stage != "encoder":
             raise ConfigError("loss.latent is an encoder-stage loss (it regresses the codes of the generator stage's identities)")
+        if self.loss.silhouette > 0 and (self.stage != "generator" or self.loss.recon <= 0):
+            raise ConfigError("loss.silhouette is a generator-stage loss on the reconstruction renders (needs loss.recon > 0)")
         if self.loss.geometry > 0 and self.stage != "generator":
             raise ConfigError("loss.geometry is a generator-stage loss (the encoder stage trains through renders only)")
         if self.loss.geometry > 0 and self.loss.geometry_points < 1:
@@ -224,7 +228,7 @@ class TrainConfig:
             raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
         if self.optim.density_lr_scale <= 0:
             raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
-        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent", "geometry_reach"):
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent", "geometry_reach", "silhouette"):
             if getattr(self.loss, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 

@@ -45,6 +45,8 @@ class MaskImageDataset(Dataset):
         encoder_size, use_contour, contour_skip: encoder input (``encoder_size=None``: no encoder input).
         limit: keep only the first ``limit`` ids.
         with_mask: also return the framed label mask ``mask`` (for validation sheets).
+        with_foreground: also return ``foreground`` ``(1, S, S)``: the fraction of each ground-truth pixel
+            that is not background (the framed mask, area-resized like the image).
         geometry_points: with a SynthFaces folder (``identity_params.json``), also return this many
             3D points of the item's head with their target colour and density (``points``,
             ``point_rgb``, ``point_sigma``; see :mod:`sem2nerf.synthfaces.targets`), a pure function
@@ -63,6 +65,7 @@ class MaskImageDataset(Dataset):
         contour_skip: str = "background",
         limit: int | None = None,
         with_mask: bool = False,
+        with_foreground: bool = False,
         geometry_points: int = 0,
         geometry_reach: float | None = None,
     ) -> None:
@@ -70,7 +73,7 @@ class MaskImageDataset(Dataset):
         self.domain = get_domain(domain)
         self.image_size, self.encoder_size = image_size, encoder_size
         self.use_contour, self.contour_skip = use_contour, contour_skip
-        self.with_mask = with_mask
+        self.with_mask, self.with_foreground = with_mask, with_foreground
         image_dir, mask_dir = self.root / self.domain.image_folder, self.root / "masks"
         for folder, what in ((self.root, "data folder"), (image_dir, "image folder"), (mask_dir, "mask folder")):
             if not folder.is_dir():
@@ -166,12 +169,16 @@ class MaskImageDataset(Dataset):
             "identity": torch.tensor(self.identity[index]),
             "index": torch.tensor(index),
         }
-        if self.encoder_size is not None or self.with_mask:
+        if self.encoder_size is not None or self.with_mask or self.with_foreground:
             mask = load_mask(self.mask_paths[image_id], self.domain.raw_scheme)
             if self.encoder_size is not None:
                 item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
             if self.with_mask:
                 item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
+            if self.with_foreground:
+                framed = crop_to_domain(Image.fromarray(((mask.labels != 0) * 255).astype(np.uint8)), self.domain)
+                resized = framed.resize((self.image_size, self.image_size), Image.BOX)
+                item["foreground"] = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None]
         if self.geometry_points > 0:
             item.update(self._geometry(index))
         return item

@@ -86,8 +86,9 @@ class GeneratorStage(nn.Module):
                     self.latents.weight.copy_(features.float() @ projection)
 
     def forward(self, identity, z_random, cam2world, pattern, generator=None, points=None):
-        """Patches rendered for ``[identity latents; z_random]`` at ``cam2world`` (``None``: no render), the codes ``z``,
-        and with ``points`` ``(B_id, N, 3)`` the identity fields there ``(B_id, N, 4)`` (else ``None``)."""
+        """Patches rendered for ``[identity latents; z_random]`` at ``cam2world`` (``None``: no render) and their
+        opacity, the codes ``z``, and with ``points`` ``(B_id, N, 3)`` the identity fields there ``(B_id, N, 4)``
+        (else ``None``): ``(rgb, opacity, z, at_points)``."""
         parts = []
         if identity is not None:
             parts.append(self.latents(identity))
@@ -96,14 +97,15 @@ class GeneratorStage(nn.Module):
         z = torch.cat(parts)
         freq, phase = self.decoder.mapping(z)
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
-        rgb = at_points = None
+        rgb = opacity = at_points = None
         if cam2world is not None:
             field = self.decoder.modulate(freq, phase, locked)
-            rgb = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator).rgb
+            out = render_patch(field, cam2world, pattern, self.full_size, self.fov, self.opts, generator)
+            rgb, opacity = out.rgb, out.opacity
         if points is not None:
             n = points.shape[0]
             at_points = self.decoder.modulate(freq[:n], phase[:n], locked)(points)
-        return rgb, z, at_points
+        return rgb, opacity, z, at_points
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -275,7 +277,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     }
     geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
     train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
-                                 geometry_reach=cfg_loss.geometry_reach or None, **common)
+                                 geometry_reach=cfg_loss.geometry_reach or None,
+                                 with_foreground=config.stage == "generator" and cfg_loss.silhouette > 0, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
@@ -430,7 +433,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     n_parts = (ids is not None) + (z_rand is not None) if cams is not None else 0
                     points = batch["points"].to(device) if geometry_points else None
                     with accelerator.autocast():
-                        fake_all, z, at_points = module(
+                        fake_all, opacity_all, z, at_points = module(
                             ids, z_rand, cams, pattern.repeat(max(n_parts, 1), 1, 1, 1), gen, points,
                         )
                     fake_all = fake_all.float() if fake_all is not None else None
@@ -440,6 +443,9 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                         if render_ids:
                             fake = fake_all[:b]
                             losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
+                            if cfg_loss.silhouette > 0:
+                                target = cut_patch(batch["foreground"].to(device), pattern)[:, 0]
+                                losses["silhouette"] = cfg_loss.silhouette * F.mse_loss(opacity_all[:b].float(), target)
                             if lpips_model is not None:
                                 losses["lpips"] = cfg_loss.recon * cfg_loss.lpips * lpips_model(fake, real).mean()
                         losses["z_reg"] = cfg_loss.z_reg * z[:b].pow(2).mean()
@@ -583,7 +589,7 @@ def validate(config: TrainConfig, raw: nn.Module, val_set: MaskImageDataset, opt
 
 def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, command: str | None, seconds: float, start_step: int, train_set) -> Path:
     data_desc = _describe_data(config, train_set)
-    hardware = f"{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"CPU ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
+    hardware = f"{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"CPU{_cpu_name()} ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
     meta = {
         "training_command": command,
         "stage": config.stage,
@@ -617,6 +623,17 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
     )
     (export / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     return export
+
+
+def _cpu_name() -> str:
+    """`` <model name>`` of the CPU where the OS tells it (Linux), else empty."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def _describe_data(config: TrainConfig, train_set) -> str:
