@@ -124,7 +124,7 @@ def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path):
     assert len(silhouette) == 40 and all(np.isfinite(silhouette))
     assert np.mean(silhouette[-3:]) < 0.6 * np.mean(silhouette[:2])
     with pytest.raises(ConfigError, match="loss.silhouette"):
-        _config(tmp_path, tiny_data, "loss.silhouette=1")  # the encoder stage
+        _config(tmp_path, tiny_data, "stage=generator", "loss.silhouette=1", "loss.recon=0", "loss.geometry=1")
 
 
 def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
@@ -197,7 +197,8 @@ def test_latent_loss_needs_identity_latents_and_the_encoder_stage(tiny_data, tmp
 
 
 def test_encoder_stage_runs_exports_and_renders(tiny_data, tiny_decoder, tmp_path):
-    export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5"))
+    export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5",
+                           "loss.silhouette=1"))
     records = [r for r in _metrics(tmp_path) if "total" in r]
     assert len(records) == 3
     for r in records:

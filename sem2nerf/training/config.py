@@ -113,7 +113,7 @@ class LossConfig:
     geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
     geometry_points: int = 2048  # 3D points per item for loss.geometry
     geometry_reach: float = 0.0  # loss.geometry: a quarter of the points uniform in the ball of this radius (0: the box only)
-    silhouette: float = 0.0  # generator stage: rendered opacity vs the mask's foreground (background rays must stay empty)
+    silhouette: float = 0.0  # both stages: rendered opacity vs the mask's foreground at its pose (background rays stay empty)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
 
 
@@ -218,8 +218,8 @@ class TrainConfig:
             raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
         if self.loss.latent > 0 and self.stage != "encoder":
             raise ConfigError("loss.latent is an encoder-stage loss (it regresses the codes of the generator stage's identities)")
-        if self.loss.silhouette > 0 and (self.stage != "generator" or self.loss.recon <= 0):
-            raise ConfigError("loss.silhouette is a generator-stage loss on the reconstruction renders (needs loss.recon > 0)")
+        if self.loss.silhouette > 0 and self.stage == "generator" and self.loss.recon <= 0:
+            raise ConfigError("loss.silhouette in the generator stage is on the reconstruction renders (needs loss.recon > 0)")
         if self.loss.geometry > 0 and self.stage != "generator":
             raise ConfigError("loss.geometry is a generator-stage loss (the encoder stage trains through renders only)")
         if self.loss.geometry > 0 and self.loss.geometry_points < 1:

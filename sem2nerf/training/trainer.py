@@ -62,7 +62,7 @@ class EncoderStage(nn.Module):
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
         field = self.model.decoder.modulate(freq, phase, locked)
         out = render_patch(field, cam2world, pattern, self.full_size, self.model.fov, self.opts, generator)
-        return out.rgb, delta_f, delta_p
+        return out.rgb, out.opacity, delta_f, delta_p
 
 
 class GeneratorStage(nn.Module):
@@ -278,7 +278,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
     train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
                                  geometry_reach=cfg_loss.geometry_reach or None,
-                                 with_foreground=config.stage == "generator" and cfg_loss.silhouette > 0, **common)
+                                 with_foreground=cfg_loss.silhouette > 0, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
@@ -403,10 +403,13 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     random_step = rand_prob > 0 and float(torch.rand(1, generator=gen)) < rand_prob
                     yaw, pitch = random_poses(b, domain.name, gen) if random_step else (batch["yaw"], batch["pitch"])
                     with accelerator.autocast():
-                        fake, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen)
+                        fake, opacity, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen)
                     fake = fake.float()
                     if not random_step:
                         losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
+                        if cfg_loss.silhouette > 0:  # the mask's own foreground at its own pose
+                            target = cut_patch(batch["foreground"].to(device), pattern)[:, 0]
+                            losses["silhouette"] = cfg_loss.silhouette * F.mse_loss(opacity.float(), target)
                         if lpips_model is not None:
                             losses["lpips"] = cfg_loss.lpips * lpips_model(fake, real).mean()
                     if cfg_loss.w_norm > 0:
