@@ -1,0 +1,191 @@
+"""Bundle a trained run as the package's default model (``sem2nerf/pretrained/synthfaces``).
+
+Reads what the recipe below leaves behind: the encoder stage's export (a Hub model folder with
+``training.json``), the generator stage's decoder folder it froze (its ``decoder_config.json`` holds that
+stage's command, wall time and hardware), the ``synthfaces.json`` of the data set and the JSON written by
+``benchmarks/eval_synthetic.py``. Writes ``config.json`` + ``model.safetensors`` + a model card
+(``README.md``: commands, data-set generator version and seed, wall times, hardware, evaluation) +
+``training.json`` (both stages) + ``evaluation.json`` into ``--out``, refusing anything over 25 MB.
+
+The recipe of the bundled default (README, "The bundled default model")::
+
+    python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0
+    python train_accelerate.py --config configs/synthfaces_generator.yaml
+    python train_accelerate.py --config configs/synthfaces_encoder.yaml
+    python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
+        --json runs/eval_default.json --sheet docs/results_synthfaces.png
+    python scripts/bundle_default_model.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sem2nerf import Sem2NeRF
+from sem2nerf.decoder_folder import DECODER_CONFIG_NAME
+from sem2nerf.pretrained import DEFAULT_MODEL, DEFAULT_MODEL_DIR
+
+SIZE_LIMIT = 25 * 2**20
+RECIPE = (
+    "python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0",
+    "python train_accelerate.py --config configs/synthfaces_generator.yaml",
+    "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
+    ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
+    "--json runs/eval_default.json --sheet docs/results_synthfaces.png"),
+    "python scripts/bundle_default_model.py",
+)
+DESCRIPTION = """\
+**The default model bundled with the `sem2nerf` package** (`Sem2NeRF.from_pretrained("synthfaces")`,
+`sem2nerf.DEFAULT_MODEL`). It was trained by this project's own `train_accelerate.py`, on CPU, on SynthFaces:
+procedural 3D heads that `python -m sem2nerf synth` generates with the CelebAMask-HQ label set, several views per
+identity and camera poses. The generator stage pre-trained the small pi-GAN decoder on those heads: multi-view
+reconstruction through per-identity latents that start at a projection of each head's parameters
+(`optim.latent_init=params`), the heads' own 3D density and colour (`loss.geometry`, also in the empty space around
+the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`). The encoder stage then trained
+the region-aware Swin encoder against that frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
+random-pose GAN steps, Ranger) plus a regression of the generator stage's code of the mask's identity
+(`loss.latent`), with the deviations marked in the configs (no LPIPS offline, smaller sizes, far fewer steps).
+
+What it is for: an offline demo and a test bed that works out of the box. It knows synthetic heads only: its faces
+look like SynthFaces renders, not like photographs, and a mask's colours cannot be known from the mask (the encoder
+predicts an average appearance; use style mixing for others). For real faces convert the official CelebAMask-HQ
+checkpoint (`python -m sem2nerf convert sem2nerf_celebahq_pretrained.pt --out DIR`) or train on CelebAMask-HQ with
+`configs/celebamask_hq.yaml`.
+"""
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "n/a" if value is None or isinstance(value, str) else f"{value:.{digits}f}"
+
+
+def evaluation_markdown(ev: dict) -> str:
+    """The evaluation section of the card: per-pose table, editing, style mixing."""
+    rec = ev["reconstruction"]
+    lines = [
+        (f"`benchmarks/eval_synthetic.py` on {len(ev['identities'])} held-out SynthFaces identities (never seen in either "
+        f"stage), each encoded from the mask of view {ev['input_view']} at its annotated pose and rendered at "
+        f"{ev['render_size']} px ({ev['samples']} + {ev['samples']} samples, fov {ev['fov']:g}) against the ground truth "
+        f"re-rendered by the SynthFaces generator (version {ev['generator_version']}, data seed {ev['data_seed']}). "
+        "Baseline: the *mean face*, the decoder at the latent average with no encoder."),
+        "",
+        "| pose | PSNR model | PSNR mean face | margin | SSIM model | SSIM mean face | margin | silhouette IoU model | mean face |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in rec["poses"]:
+        m, b, d = e["model"], e["baseline"], e["margin"]
+        lines.append(f"| {e['name']} | {_fmt(m['psnr'])} dB | {_fmt(b['psnr'])} dB | {_fmt(d['psnr'])} dB | "
+                     f"{_fmt(m['ssim'], 3)} | {_fmt(b['ssim'], 3)} | {_fmt(d['ssim'], 3)} | "
+                     f"{_fmt(m.get('iou'), 3)} | {_fmt(b.get('iou'), 3)} |")
+    lines += ["", ("Silhouette IoU: opacity > 0.5 against the ground truth's non-background labels (the geometry alone; "
+              "a mask fixes the shape, not the colours, which dominate PSNR)."), f"LPIPS: {rec['lpips']}."]
+    edit = ev.get("editing")
+    if edit:
+        lines += ["", ("Editing (edited example masks; mean absolute change of the render, 0-255, inside vs outside the "
+                  "edited region, at the example's pose):"), "",
+                  "| edit | region | inside | outside | ratio |", "|---|---|---|---|---|"]
+        for e in edit["edits"]:
+            if "edited_fraction" in e:
+                lines.append(f"| {e['name']} | {e['edited_fraction']:.1%} | {_fmt(e['inside'])} | {_fmt(e['outside'])} | "
+                             f"{_fmt(e['ratio'])} |")
+        o = edit["overall"]
+        lines.append(f"| pooled | | {_fmt(o['inside'])} | {_fmt(o['outside'])} | {_fmt(o['ratio'])} |")
+    style = ev.get("style")
+    if style:
+        lines += ["", (f"Style mixing ({len(style['scenes'])} scenes x style seeds {style['seeds']}): silhouette IoU "
+                  "(opacity > 0.5) against the scene's own render, and mean colour change inside the silhouette (0-255):"), "",
+                  "| layers | IoU mean | IoU min | colour change |", "|---|---|---|---|"]
+        for preset, s in style["presets"].items():
+            lines.append(f"| {preset} {s['layers']} | {_fmt(s['iou_mean'], 3)} | {_fmt(s['iou_min'], 3)} | "
+                         f"{_fmt(s['colour_change_mean'])} |")
+    if ev.get("sheet"):
+        lines += ["", ("Results sheet (masks, renders at yaw -35/-20/0/+20/+35, ground truth): `docs/results_synthfaces.png` "
+                  "in the sem2nerf repository.")]
+    return "\n".join(lines)
+
+
+def training_markdown(data: dict, generator: dict, encoder: dict) -> str:
+    def stage(name: str, meta: dict) -> str:
+        val = meta.get("validation") or {}
+        return (f"- **{name} stage**: `{meta.get('training_command')}`, {meta.get('steps')} steps, "
+                f"wall time {meta.get('wall_time_s', 0) / 60:.1f} min on {meta.get('hardware')}; the trainer's "
+                f"validation: PSNR {_fmt(val.get('psnr'))} dB on {val.get('count')} images ({what[name]}).")
+
+    what = {"Generator": "views of training identities through their latents",
+            "Encoder": "held-out masks, the first identity of the test split"}
+
+    return "\n".join([
+        (f"SynthFaces generator version {data['version']}, seed {data['seed']}: {data['identities']} identities x "
+        f"{data['views_per_identity']} views at {data['image_size']} px ({data['train_images']} training images, "
+        f"{data['test_images']} held out by identity)."),
+        "",
+        stage("Generator", generator),
+        stage("Encoder", encoder),
+        "",
+        f"Wall time in all: {(generator.get('wall_time_s', 0) + encoder.get('wall_time_s', 0)) / 60:.1f} min of training.",
+    ])
+
+
+def bundle(encoder_export: Path, data_dir: Path, evaluation: Path, out: Path, decoder_dir: Path | None = None) -> Path:
+    """Write the bundled model folder ``out`` from a finished run; returns ``out``.
+
+    ``decoder_dir``: the generator stage's decoder folder (default: the ``decoder`` of the encoder run's config).
+    """
+    encoder_meta = json.loads((encoder_export / "training.json").read_text())
+    model = Sem2NeRF.from_pretrained(encoder_export)
+    if decoder_dir is None:
+        decoder_dir = Path(yaml.safe_load((encoder_export.parent / "config.yaml").read_text())["decoder"])
+    generator_meta = json.loads((decoder_dir / DECODER_CONFIG_NAME).read_text()).get("metadata", {})
+    data = json.loads((data_dir / "synthfaces.json").read_text())
+    ev = json.loads(evaluation.read_text())
+    commands = "\n".join(RECIPE)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model"
+        model.save_pretrained(staged, repo_id=DEFAULT_MODEL, model_card_kwargs={
+            "title": "the SynthFaces default model of the sem2nerf package",
+            "description": DESCRIPTION,
+            "training_data": training_markdown(data, generator_meta, encoder_meta),
+            "training_command": commands,
+            "metrics": evaluation_markdown(ev),
+        })
+        (staged / "training.json").write_text(json.dumps({"generator": generator_meta, "encoder": encoder_meta,
+                                                          "data": data, "recipe": list(RECIPE)}, indent=2) + "\n")
+        ev = {k: v for k, v in ev.items() if k not in ("data", "model", "sheet")}
+        (staged / "evaluation.json").write_text(json.dumps(ev, indent=2) + "\n")
+        total = sum(p.stat().st_size for p in staged.iterdir())
+        if total > SIZE_LIMIT:
+            raise SystemExit(f"the bundle is {total / 2**20:.1f} MB, over the 25 MB limit")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(staged, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder-export", default="runs/synthfaces_encoder/export", help="the encoder stage's export folder")
+    parser.add_argument("--data", default="data/synthfaces_default", help="the SynthFaces data set it was trained on")
+    parser.add_argument("--evaluation", default="runs/eval_default.json", help="eval_synthetic.py --json output")
+    parser.add_argument("--decoder", default=None, help="the generator stage's decoder folder (default: the encoder run's)")
+    parser.add_argument("--out", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: the package's preset)")
+    args = parser.parse_args(argv)
+    out = bundle(Path(args.encoder_export), Path(args.data), Path(args.evaluation), Path(args.out),
+                 Path(args.decoder) if args.decoder else None)
+    sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
+    for name, size in sizes.items():
+        print(f"{size / 2**20:8.2f} MB  {name}")
+    print(f"{sum(sizes.values()) / 2**20:8.2f} MB  in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
