@@ -34,7 +34,10 @@ def test_bundled_folder_is_small_complete_and_documented():
                    "Wall time", "eval_synthetic.py", "PSNR", "SSIM", "mean face"):
         assert needed in card, needed
     evaluation = json.loads((DEFAULT_MODEL_DIR / "evaluation.json").read_text())
-    assert evaluation["poses"], "per-pose numbers are recorded"
+    poses = evaluation["reconstruction"]["poses"]
+    assert poses, "per-pose numbers are recorded"
+    for pose in poses:
+        assert pose["model"]["psnr"] > pose["baseline"]["psnr"], f"the model beats the mean face at {pose['name']}"
 
 
 def test_loads_offline_by_name_and_by_folder(default_model, monkeypatch):
