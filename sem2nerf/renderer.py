@@ -135,14 +135,7 @@ def integrate(
     Returns:
         ``(rgb (..., 3) in (0, 1), depth (...), weights (..., N), opacity (...))``; the last delta is 1e10.
     """
-    deltas = torch.cat((z[..., 1:] - z[..., :-1], torch.full_like(z[..., :1], 1e10)), dim=-1)
-    if noise is not None:
-        sigma = sigma + noise
-    density = torch.relu(sigma) if clamp_mode == "relu" else torch.nn.functional.softplus(sigma)
-    alpha = 1.0 - torch.exp(-deltas * density)
-    shifted = torch.cat((torch.ones_like(alpha[..., :1]), 1.0 - alpha + 1e-10), dim=-1)
-    weights = alpha * torch.cumprod(shifted, dim=-1)[..., :-1]
-    opacity = weights.sum(-1)
+    weights, opacity = _weights(sigma, z, clamp_mode, noise)
     if last_back:
         weights = torch.cat((weights[..., :-1], weights[..., -1:] + (1.0 - opacity)[..., None]), dim=-1)
     out_rgb = (weights[..., None] * rgb).sum(-2)
@@ -150,6 +143,18 @@ def integrate(
     if white_back:
         out_rgb = out_rgb + (1.0 - opacity)[..., None]
     return out_rgb, depth, weights, opacity
+
+
+def _weights(sigma: torch.Tensor, z: torch.Tensor, clamp_mode: str, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Compositing weights ``(..., N)`` and opacity ``(...)`` of samples (see :func:`integrate`)."""
+    deltas = torch.cat((z[..., 1:] - z[..., :-1], torch.full_like(z[..., :1], 1e10)), dim=-1)
+    if noise is not None:
+        sigma = sigma + noise
+    density = torch.relu(sigma) if clamp_mode == "relu" else torch.nn.functional.softplus(sigma)
+    alpha = 1.0 - torch.exp(-deltas * density)
+    shifted = torch.cat((torch.ones_like(alpha[..., :1]), 1.0 - alpha + 1e-10), dim=-1)
+    weights = alpha * torch.cumprod(shifted, dim=-1)[..., :-1]
+    return weights, weights.sum(-1)
 
 
 def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, num: int, u: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
@@ -253,21 +258,25 @@ def render_rays(field: Field, rays: RayBundle, opts: RenderOptions, generator: t
             outputs.append(_composite(rgb, sigma, z, chunk_noise, opts))
             continue
         with torch.no_grad():
-            _, _, w, coarse_opacity = integrate(rgb, sigma, z, clamp_mode=opts.clamp_mode, noise=coarse_noise)
+            w, coarse_opacity = _weights(sigma, z, opts.clamp_mode, coarse_noise)
         keep = coarse_opacity >= opts.skip_empty if opts.skip_empty > 0 else None
         if keep is None or bool(keep.all()):
             outputs.append(_fine_pass(field, o, d, z, rgb, sigma, w, u_fine, chunk_noise, opts))
             continue
+        if not bool(keep.any()):
+            outputs.append(_composite(rgb, sigma, z, coarse_noise, opts))
+            continue
         # Rays that met no matter keep their coarse result; the others are resampled as one batch.
-        color, depth, opacity = _composite(rgb, sigma, z, coarse_noise, opts)
-        if bool(keep.any()):
-            sel = keep.nonzero(as_tuple=True)
-            o_k, d_k, z_k, rgb_k, sigma_k, w_k, u_k, noise_k = (
-                None if t is None else t[sel][None] for t in (o, d, z, rgb, sigma, w, u_fine, chunk_noise))  # (1, K, ...)
-            fine = _fine_pass(field, o_k, d_k, z_k, rgb_k, sigma_k, w_k, u_k, noise_k, opts)
-            color, depth, opacity = color.clone(), depth.clone(), opacity.clone()
-            color[sel], depth[sel], opacity[sel] = fine[0][0], fine[1][0], fine[2][0]
-        outputs.append((color, depth, opacity))
+        sel, rest = keep.nonzero(as_tuple=True), (~keep).nonzero(as_tuple=True)
+        fine = _fine_pass(field, *(None if t is None else t[sel][None]  # (1, K, ...)
+                                   for t in (o, d, z, rgb, sigma, w, u_fine, chunk_noise)), opts)
+        coarse = _composite(*(None if t is None else t[rest][None] for t in (rgb, sigma, z, coarse_noise)), opts)
+        merged = []
+        for f, c in zip(fine, coarse):
+            out = f.new_empty(keep.shape + f.shape[2:])
+            out[sel], out[rest] = f[0], c[0]
+            merged.append(out)
+        outputs.append(tuple(merged))
     return RenderOutput(*(torch.cat(parts, dim=1) for parts in zip(*outputs)))
 
 
