@@ -133,8 +133,13 @@ def editor_value(mask: LabelMask | np.ndarray) -> dict:
 
 
 def mask_from_editor(value: dict | None, domain: Domain) -> LabelMask:
-    """The label mask of the editor's composite: transparent pixels are background, colours snapped to the palette."""
+    """The label mask of the editor's composite: transparent pixels are background, colours snapped to the palette.
+
+    An editor nobody has drawn on yet (the prefilled example, a loaded example or upload) sends no composite:
+    its background is the mask."""
     image = None if value is None else value.get("composite")
+    if image is None and value is not None:
+        image = value.get("background")
     if image is None:
         raise MaskError("there is no mask: draw one on the canvas, upload a mask file or pick an example")
     image = np.asarray(image)

@@ -52,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
                 page.wait_for_selector("#mask-editor canvas", timeout=60_000)
                 page.wait_for_timeout(2000)
                 page.click("#render-button")
-                page.wait_for_selector("#render-output img", timeout=120_000)
+                try:
+                    page.wait_for_selector("#render-output img", timeout=120_000)
+                except Exception:
+                    failed = Path(args.out).with_name("screenshot_failed.png")
+                    page.screenshot(path=str(failed), full_page=True)
+                    raise SystemExit(f"the render did not appear within 2 minutes; the page is in {failed}") from None
                 page.wait_for_function("() => !document.querySelector('.wrap.generating, #render-output .wrap:not(.hide)')",
                                        timeout=180_000)
                 if args.yaw is not None:

@@ -53,6 +53,15 @@ def test_editor_composite_snaps_strokes_and_reads_transparency_as_background(mas
         app.mask_from_editor({"composite": huge}, CELEBA)
 
 
+def test_an_editor_nobody_drew_on_yet_reads_its_background(mask_array):
+    """The prefilled example (or a loaded one) is sent with no composite: Render must encode it, not refuse."""
+    shown = app.editor_value(app.load_mask(mask_array, RAW))
+    mask = app.mask_from_editor({**shown, "composite": None}, CELEBA)
+    assert np.array_equal(mask.labels, mask_array)
+    with pytest.raises(MaskError, match="draw one"):
+        app.mask_from_editor({"background": None, "layers": [], "composite": None}, CELEBA)
+
+
 def test_merged_id_files_are_drawn_with_raw_classes_that_merge_back(tmp_path, mask_array):
     path = tmp_path / "merged.png"
     Image.fromarray(RAW.merge(mask_array), mode="L").save(path)

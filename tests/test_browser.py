@@ -101,6 +101,15 @@ def test_draw_two_classes_render_and_turn(served, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1250})
         page.goto(url, wait_until="load")
         page.wait_for_selector("#mask-editor canvas", timeout=60_000)
+        page.wait_for_timeout(1500)
+        # A visitor's first click: Render on the prefilled example, before drawing anything.
+        page.click("#render-button")
+        _until(page, lambda: len(seen) > 0)
+        example = set(np.unique(np.asarray(Image.open(app.load_examples(app.get_domain("celebamask_hq"))[0].path))))
+        assert seen[0] == {int(v) for v in example}, f"the prefilled example reaches the encoder: {seen[0]}"
+        page.wait_for_selector("#render-output img", timeout=60_000)
+        page.wait_for_function("() => !document.querySelector('#render-output .wrap:not(.hide)')", timeout=60_000)
+
         page.click("#clear-button")
         page.wait_for_timeout(800)
 
