@@ -591,7 +591,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 renderer = gr.Radio(
                     list(RENDERERS), value=RENDERERS[0], elem_id="renderer",
                     label="Renderer (baked grid: the scene is sampled once on a 128-cell grid, then every view, video "
-                    "and mesh reads the grid, about 20x faster; direct: the network for every sample)",
+                    "and mesh reads the grid, over 10x faster; direct: the network for every sample)",
                 )
                 with gr.Accordion("Style", open=True):
                     with gr.Row():

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.chromium:
         parser.error("no Chromium found: install it (apt-get install chromium) or pass --chromium PATH")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     model, status = app.load_model(args.model, "cpu")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.click("#render-button")
                 try:
                     page.wait_for_selector("#render-output img", timeout=120_000)
-                except Exception:
+                except PlaywrightTimeout:
                     failed = Path(args.out).with_name("screenshot_failed.png")
                     page.screenshot(path=str(failed), full_page=True)
                     raise SystemExit(f"the render did not appear within 2 minutes; the page is in {failed}") from None
