@@ -8,7 +8,8 @@ pose), framed as the model sees it: the central 80 % of a full frame of side S, 
 0.8 S. Reported per pose: PSNR / SSIM (LPIPS when AlexNet weights can be loaded) of the model and of the
 "mean face" baseline (the decoder at the latent average, no encoder), and the margin; and the silhouette IoU
 (opacity > 0.5 against the ground truth's non-background labels), which measures the geometry alone (a mask
-fixes the shape, not the colours, which dominate PSNR).
+fixes the shape, not the colours, which dominate PSNR). A reference puts numbers on that: the ground truth's
+own shape and light painted in the training identities' mean colours, scored against the ground truth.
 
 It also measures editing (the edited example masks of ``examples/index.json``: mean absolute change of the
 render inside the edited region over that outside it), style mixing (silhouette IoU and colour change of
@@ -29,7 +30,8 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +186,7 @@ def load_identities(data_dir: Path, count: int | None, input_view: int) -> tuple
     names = sorted(name for name, images in groups.items() if test_images.intersection(images))
     if not names:
         raise ValueError(f"{data_dir / 'test_paths.txt'} lists no identity")
+    info = {**info, "mean_colours": mean_colours(saved[n]["params"] for n in groups if n not in set(names))}
     identities = []
     for name in names[: count or None]:
         index = int(name.removeprefix("id"))
@@ -202,8 +205,31 @@ def load_identities(data_dir: Path, count: int | None, input_view: int) -> tuple
     return info, identities
 
 
+def mean_colours(params: Iterable[dict]) -> dict:
+    """Every colour field of SynthFaces parameters (``*_rgb``, the backdrop) averaged over identities (stripes
+    off): what a model that knows the shape but nothing of the colours would do best to paint."""
+    sums: dict[str, np.ndarray] = {}
+    count = 0
+    for p in params:
+        count += 1
+        for key, value in p.items():
+            if key.endswith("_rgb") or key.startswith("background_"):
+                sums[key] = sums.get(key, 0.0) + np.asarray(value, dtype=np.float64)
+    if not count:
+        raise ValueError("no training identities to average colours over")
+    return {**{key: tuple(float(c) for c in total / count) for key, total in sums.items()}, "cloth_stripes": False}
+
+
+def shape_reference(identity: Identity, poses: list[tuple[float, float]], image_size: int, fov: float,
+                    colours: dict) -> np.ndarray:
+    """The identity's true shape and lighting with the training identities' mean colours, framed like
+    :func:`ground_truth`: a reference for what a mask, which fixes the shape but not the colours, can give."""
+    plain = replace(identity.params, **colours)
+    return ground_truth(replace(identity, params=plain), poses, image_size, fov, check=False)[0]
+
+
 def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_size: int,
-                 fov: float) -> tuple[np.ndarray, np.ndarray, dict]:
+                 fov: float, check: bool = True) -> tuple[np.ndarray, np.ndarray, dict | None]:
     """Ground-truth RGB ``(V, R, R, 3)`` and labels ``(V, R, R)`` framed like the model's renders, and a check of
     the input view.
 
@@ -219,6 +245,8 @@ def ground_truth(identity: Identity, poses: list[tuple[float, float]], image_siz
     else:  # the crop is not a whole number of pixels: render the 12-degree (model fov) view directly
         framed = render_identity(identity.params, poses, size, lights, fov=fov)
         rgb, labels = framed["rgb"], framed["labels"]
+    if not check:
+        return rgb, labels, None
     stored_mask = np.asarray(Image.open(identity.mask_path))
     stored_rgb = np.asarray(Image.open(identity.mask_path.parents[1] / "CelebA-HQ-img" / f"{identity.image}.jpg"))
     check = {"label_agreement": float((stored_mask == full["labels"][0]).mean()),
@@ -247,7 +275,9 @@ def _mean(values) -> float | None:
 
 
 def evaluate_reconstruction(model, identities: list[Identity], image_size: int, samples: int, lpips_metric: Lpips,
-                            sheet_count: int, log) -> dict:
+                            sheet_count: int, log, colours: dict | None = None) -> dict:
+    """Per pose: the model and the mean face against the ground truth, and (with ``colours``) the reference of
+    the true shape in mean colours (:func:`shape_reference`)."""
     size, _ = framing(image_size)
     domain = model.domain.name
     novel = [(yaw, pitch) for _, yaw, pitch in NOVEL_POSES]
@@ -256,6 +286,7 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
     baseline_cache: dict[tuple[float, float], np.ndarray] = {}
     per_identity, checks, sheet_rows = {}, [], []
     scores = {who: {name: {"psnr": [], "ssim": [], "lpips": [], "iou": []} for name in POSE_NAMES} for who in ("model", "baseline")}
+    reference: dict[str, dict[str, list[float]]] = {name: {"psnr": [], "ssim": []} for name in POSE_NAMES}
     for number, identity in enumerate(identities):
         on_sheet = number < sheet_count
         poses = [identity.pose, *novel, *(extra if on_sheet else [])]
@@ -268,6 +299,11 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
             base_rgb, base_opacity = render(model, mean_face, missing, size, samples)
             baseline_cache.update(zip(missing, zip(base_rgb, base_opacity, strict=True), strict=True))
         per_identity[identity.name] = {"image": identity.image, "input_pose": list(identity.pose), **check}
+        if colours is not None:
+            plain = shape_reference(identity, poses[: len(POSE_NAMES)], image_size, model.fov, colours)
+            for k, name in enumerate(POSE_NAMES):
+                reference[name]["psnr"].append(psnr(plain[k], gt[k]))
+                reference[name]["ssim"].append(ssim(plain[k], gt[k]))
         for k, name in enumerate(POSE_NAMES):
             for who, (image, alpha) in (("model", (rgb[k], opacity[k])), ("baseline", baseline_cache[poses[k]])):
                 s = scores[who][name]
@@ -293,6 +329,8 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
                            for metric in ("psnr", "ssim", "lpips", "iou")}
         if entry["margin"]["lpips"] is not None:  # lower LPIPS is better: margin = baseline - model
             entry["margin"]["lpips"] = -entry["margin"]["lpips"]
+        if colours is not None:
+            entry["shape_reference"] = {metric: _mean(values) for metric, values in reference[name].items()}
         poses_out.append(entry)
     return {
         "poses": poses_out,
@@ -416,7 +454,8 @@ def format_report(result: dict) -> str:
              "",
              f"{'pose':<9} {'PSNR model':>10} {'baseline':>9} {'margin':>7} | {'SSIM model':>10} {'baseline':>9} {'margin':>7}"
              f" | {'IoU model':>9} {'baseline':>9}"
-             + (f" | {'LPIPS model':>11} {'baseline':>9}" if rec["lpips"] == "available" else "")]
+             + (f" | {'LPIPS model':>11} {'baseline':>9}" if rec["lpips"] == "available" else "")
+             + (f" | {'shape ref PSNR':>14} {'SSIM':>6}" if "shape_reference" in rec["poses"][0] else "")]
     for e in rec["poses"]:
         m, b, d = e["model"], e["baseline"], e["margin"]
         line = (f"{e['name']:<9} {_fmt(m['psnr']):>10} {_fmt(b['psnr']):>9} {_fmt(d['psnr']):>7} | "
@@ -424,8 +463,13 @@ def format_report(result: dict) -> str:
                 f"{_fmt(m['iou'], 3):>9} {_fmt(b['iou'], 3):>9}")
         if rec["lpips"] == "available":
             line += f" | {_fmt(m['lpips'], 3):>11} {_fmt(b['lpips'], 3):>9}"
+        if "shape_reference" in e:
+            line += f" | {_fmt(e['shape_reference']['psnr']):>14} {_fmt(e['shape_reference']['ssim'], 3):>6}"
         lines.append(line)
     lines.append("IoU: foreground silhouette (opacity > 0.5) against the ground truth's non-background labels")
+    if "shape_reference" in rec["poses"][0]:
+        lines.append("shape ref: the ground truth's own shape and light painted in the training identities' mean colours "
+                     "(what a mask, which fixes the shape but not the colours, can give at best without guessing colours)")
     if rec["lpips"] != "available":
         lines.append(f"LPIPS: {rec['lpips']}")
     edit = result.get("editing")
@@ -478,7 +522,7 @@ def evaluate(model, data_dir: str | Path, identities: int | None = 20, samples: 
     lpips_metric = Lpips(lpips, model.device)
     sheet_count = min(sheet_identities, len(chosen)) if sheet else 0
     log(f"evaluating {len(chosen)} identities at {size} px ...")
-    rec = evaluate_reconstruction(model, chosen, image_size, samples, lpips_metric, sheet_count, log)
+    rec = evaluate_reconstruction(model, chosen, image_size, samples, lpips_metric, sheet_count, log, info["mean_colours"])
     rows = rec.pop("_sheet_rows")
     result = {"data": str(data_dir), "data_seed": info["seed"], "generator_version": info["version"],
               "image_size": image_size, "render_size": size, "samples": samples, "fov": model.fov,

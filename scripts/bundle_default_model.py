@@ -78,16 +78,25 @@ def evaluation_markdown(ev: dict) -> str:
         f"re-rendered by the SynthFaces generator (version {ev['generator_version']}, data seed {ev['data_seed']}). "
         "Baseline: the *mean face*, the decoder at the latent average with no encoder."),
         "",
-        "| pose | PSNR model | PSNR mean face | margin | SSIM model | SSIM mean face | margin | silhouette IoU model | mean face |",
-        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    shape_ref = all("shape_reference" in e for e in rec["poses"])
+    lines += [
+        "| pose | PSNR model | PSNR mean face | margin | SSIM model | SSIM mean face | margin | silhouette IoU model | mean face |"
+        + (" true shape, mean colours: PSNR | SSIM |" if shape_ref else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if shape_ref else ""),
     ]
     for e in rec["poses"]:
         m, b, d = e["model"], e["baseline"], e["margin"]
         lines.append(f"| {e['name']} | {_fmt(m['psnr'])} dB | {_fmt(b['psnr'])} dB | {_fmt(d['psnr'])} dB | "
                      f"{_fmt(m['ssim'], 3)} | {_fmt(b['ssim'], 3)} | {_fmt(d['ssim'], 3)} | "
-                     f"{_fmt(m.get('iou'), 3)} | {_fmt(b.get('iou'), 3)} |")
+                     f"{_fmt(m.get('iou'), 3)} | {_fmt(b.get('iou'), 3)} |"
+                     + (f" {_fmt(e['shape_reference']['psnr'])} dB | {_fmt(e['shape_reference']['ssim'], 3)} |" if shape_ref else ""))
     lines += ["", ("Silhouette IoU: opacity > 0.5 against the ground truth's non-background labels (the geometry alone; "
               "a mask fixes the shape, not the colours, which dominate PSNR)."), f"LPIPS: {rec['lpips']}."]
+    if shape_ref:
+        lines.append("*True shape, mean colours*: the ground truth's own shape and light painted in the training identities' "
+                     "mean colours, a reference for the most a mask (which fixes the shape, not the colours) can give "
+                     "without guessing colours.")
     edit = ev.get("editing")
     if edit:
         lines += ["", ("Editing (edited example masks; mean absolute change of the render, 0-255, inside vs outside the "

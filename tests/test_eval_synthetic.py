@@ -127,6 +127,8 @@ def test_ground_truth_model_scores_near_perfect_at_every_pose(bench, dataset, ca
         assert pose["model"]["psnr"] > 35.0 and pose["model"]["ssim"] > 0.98, pose
         assert pose["margin"]["psnr"] > 10.0 and pose["margin"]["ssim"] > 0.3, pose
         assert pose["model"]["iou"] > 0.97 and pose["margin"]["iou"] > 0.2, pose  # its silhouette is the truth's
+        # the true shape in mean colours loses the colours the ground-truth model has
+        assert pose["shape_reference"]["psnr"] < pose["model"]["psnr"] - 3.0, pose
     assert "LPIPS" not in capsys.readouterr().out  # evaluate() logs through ``log`` only
 
 
@@ -159,3 +161,20 @@ def test_command_line_on_a_tiny_model(bench, dataset, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--data", str(dataset)])
     assert exit_info.value.code == 2
+
+
+def test_shape_reference_keeps_the_shape_and_only_swaps_colours(bench, dataset):
+    """mean_colours averages every colour field (and nothing else); with an identity's own colours the shape
+    reference is its ground truth, with others it differs only in colour (same labels)."""
+    a, b = FaceParams(skin_rgb=(0.2, 0.4, 0.6), eye_open=0.5), FaceParams(skin_rgb=(0.4, 0.6, 0.8), eye_open=1.5, cloth_stripes=True)
+    mean = bench.mean_colours([a.to_dict(), b.to_dict()])
+    assert mean["skin_rgb"] == pytest.approx((0.3, 0.5, 0.7)) and mean["cloth_stripes"] is False
+    assert "eye_open" not in mean and "background_top" in mean and "hat_rgb" in mean
+    _, [identity] = bench.load_identities(dataset, 1, 0)
+    poses = [identity.pose, (20.0, 0.0)]
+    truth, labels, _ = bench.ground_truth(identity, poses, 40, 12.0)
+    own = {key: getattr(identity.params, key) for key in mean}
+    assert np.array_equal(bench.shape_reference(identity, poses, 40, 12.0, own), truth)
+    other = bench.shape_reference(identity, poses, 40, 12.0, {**own, "skin_rgb": (0.9, 0.1, 0.1)})
+    skin = labels == 1
+    assert np.abs(other.astype(int) - truth).sum(-1)[skin].mean() > 20
