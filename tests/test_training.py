@@ -91,17 +91,18 @@ def test_generator_stage_overfits_one_batch(overfit_generator):
     assert np.mean(losses[-3:]) < 0.75 * np.mean(losses[:2])
 
 
-def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step(tiny_data, tmp_path):
-    """loss.geometry (3D density/colour targets of each head) is learnt; recon_every=2 renders on even steps only."""
+@pytest.fixture
+def first_two_items(monkeypatch):
+    """Every training step draws the same batch (items 0 and 1), so a loss on it must fall."""
     from sem2nerf.training import data as data_mod
 
-    original = data_mod.StepBatchSampler.batch_at
-    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
-    try:
-        train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=30", "loss.geometry=1", "loss.recon_every=2",
-                      "loss.geometry_points=512", "optim.density_lr_scale=50", *FIXED_PATCH))
-    finally:
-        data_mod.StepBatchSampler.batch_at = original
+    monkeypatch.setattr(data_mod.StepBatchSampler, "batch_at", lambda self, m: [0, 1])
+
+
+def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step(tiny_data, tmp_path, first_two_items):
+    """loss.geometry (3D density/colour targets of each head) is learnt; recon_every=2 renders on even steps only."""
+    train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=30", "loss.geometry=1", "loss.recon_every=2",
+                  "loss.geometry_points=512", "optim.density_lr_scale=50", *FIXED_PATCH))
     records = [r for r in _metrics(tmp_path) if "total" in r]
     geometry = [r["geometry"] for r in records]
     assert len(geometry) == 30 and all(np.isfinite(geometry))
@@ -109,17 +110,10 @@ def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step
     assert [r["step"] for r in records if "l2" in r] == list(range(1, 31, 2))  # steps 0, 2, ... are logged as 1, 3, ...
 
 
-def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path):
+def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path, first_two_items):
     """loss.silhouette: the rendered opacity of one fixed batch moves to the masks' foreground (the loss falls)."""
-    from sem2nerf.training import data as data_mod
-
-    original = data_mod.StepBatchSampler.batch_at
-    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
-    try:
-        train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=40", "loss.silhouette=1", "loss.l2=0",
-                      "optim.lr=2e-3", "optim.density_lr_scale=100", *FIXED_PATCH))
-    finally:
-        data_mod.StepBatchSampler.batch_at = original
+    train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=40", "loss.silhouette=1", "loss.l2=0",
+                  "optim.lr=2e-3", "optim.density_lr_scale=100", *FIXED_PATCH))
     silhouette = [r["silhouette"] for r in _metrics(tmp_path) if "silhouette" in r]
     assert len(silhouette) == 40 and all(np.isfinite(silhouette))
     assert np.mean(silhouette[-3:]) < 0.6 * np.mean(silhouette[:2])
