@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .renderer import INFERENCE_SKIP_EMPTY, Field, RenderOptions, RenderOutput, evaluate_points, render_poses
+from .renderer import Field, RenderOptions, RenderOutput, evaluate_points, render_poses
 
 if TYPE_CHECKING:
     from .model import Scene, Sem2NeRF
@@ -131,8 +131,7 @@ class BakedScene:
     def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
         """The options of a direct render of the model it was baked from (hierarchical, view-locked, the same
         skipping of empty rays)."""
-        values = {"num_samples": samples, "ray_start": self.ray_start, "ray_end": self.ray_end, "skip_empty": INFERENCE_SKIP_EMPTY}
-        return RenderOptions(**{**values, **overrides})
+        return RenderOptions.for_inference(samples, self.ray_start, self.ray_end, **overrides)
 
     @torch.no_grad()
     def render_output(self, poses: Sequence[Pose], size: int = 128, options: RenderOptions | None = None,

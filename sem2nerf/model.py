@@ -30,7 +30,7 @@ from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
 from .masks import LabelMask, encoder_input, load_mask
-from .renderer import INFERENCE_SKIP_EMPTY, RenderOptions, RenderOutput, render_poses
+from .renderer import RenderOptions, RenderOutput, render_poses
 from .trajectories import Pose
 
 __all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF", "preset_style_layers"]
@@ -237,8 +237,7 @@ class Sem2NeRF(
     def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
         """The official inference render options for this model (hierarchical, view-locked, last_back), skipping
         the fine pass of rays that meet no matter (:data:`~sem2nerf.renderer.INFERENCE_SKIP_EMPTY`)."""
-        values = {"num_samples": samples, "ray_start": self.ray_start, "ray_end": self.ray_end, "skip_empty": INFERENCE_SKIP_EMPTY}
-        return RenderOptions(**{**values, **overrides})
+        return RenderOptions.for_inference(samples, self.ray_start, self.ray_end, **overrides)
 
     # --- encoding -------------------------------------------------------------------------------
 

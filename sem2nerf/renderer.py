@@ -92,6 +92,13 @@ class RenderOptions:
         if not 0.0 <= self.skip_empty < 1.0:
             raise ValueError(f"skip_empty must be in [0, 1), got {self.skip_empty}")
 
+    @classmethod
+    def for_inference(cls, num_samples: int, ray_start: float, ray_end: float, **overrides) -> RenderOptions:
+        """The options of inference renders (a model's and a baked scene's): the official settings, and no fine
+        pass for rays that meet no matter (``skip_empty`` = :data:`INFERENCE_SKIP_EMPTY`); ``overrides`` win."""
+        values = {"num_samples": num_samples, "ray_start": ray_start, "ray_end": ray_end, "skip_empty": INFERENCE_SKIP_EMPTY}
+        return cls(**{**values, **overrides})
+
     @property
     def fine_samples(self) -> int:
         return self.num_samples if self.num_fine is None else self.num_fine

@@ -408,8 +408,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     if not random_step:
                         losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
                         if cfg_loss.silhouette > 0:  # the mask's own foreground at its own pose
-                            target = cut_patch(batch["foreground"].to(device), pattern)[:, 0]
-                            losses["silhouette"] = cfg_loss.silhouette * F.mse_loss(opacity.float(), target)
+                            losses["silhouette"] = cfg_loss.silhouette * _silhouette_loss(opacity, batch, pattern)
                         if lpips_model is not None:
                             losses["lpips"] = cfg_loss.lpips * lpips_model(fake, real).mean()
                     if cfg_loss.w_norm > 0:
@@ -447,8 +446,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                             fake = fake_all[:b]
                             losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
                             if cfg_loss.silhouette > 0:
-                                target = cut_patch(batch["foreground"].to(device), pattern)[:, 0]
-                                losses["silhouette"] = cfg_loss.silhouette * F.mse_loss(opacity_all[:b].float(), target)
+                                losses["silhouette"] = cfg_loss.silhouette * _silhouette_loss(opacity_all[:b], batch, pattern)
                             if lpips_model is not None:
                                 losses["lpips"] = cfg_loss.recon * cfg_loss.lpips * lpips_model(fake, real).mean()
                         losses["z_reg"] = cfg_loss.z_reg * z[:b].pow(2).mean()
@@ -626,6 +624,13 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
     )
     (export / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     return export
+
+
+def _silhouette_loss(opacity: torch.Tensor, batch: dict, pattern: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of rendered patch opacity ``(B, R, R)`` against the masks' foreground fraction cut with
+    the same ``pattern`` (``loss.silhouette``, either stage)."""
+    target = cut_patch(batch["foreground"].to(opacity.device), pattern)[:, 0]
+    return F.mse_loss(opacity.float(), target)
 
 
 def _cpu_name() -> str:
