@@ -182,6 +182,72 @@ def test_latent_loss_pulls_the_encoder_to_the_identity_codes(tiny_data, tiny_dec
     assert np.mean(latent[-3:]) < 0.5 * np.mean(latent[:2])
 
 
+def test_code_readout_recovers_a_linear_map_and_drops_what_the_features_cannot_explain():
+    """fit_code_readout: codes that are a linear function of the features come back almost exactly (a constant
+    feature does no harm); codes independent of the features are read out as little more than their mean."""
+    from sem2nerf.training.trainer import fit_code_readout
+
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.cat((torch.randn(400, 6, generator=gen), torch.ones(400, 1)), 1)
+    mix = torch.randn(7, 10, generator=gen)
+    linear = feats @ mix + 3.0
+    readout = fit_code_readout(feats[:300], linear[:300])
+    assert readout(feats[300:]).shape == (100, 10)
+    rel = (readout(feats[300:]) - linear[300:]).norm() / (linear[300:] - linear[300:].mean(0)).norm()
+    assert rel < 0.05, f"a linear map is recovered on held-out rows (relative error {rel:.3f})"
+    noise = torch.randn(400, 10, generator=gen)
+    explained = fit_code_readout(feats[:300], noise[:300])(feats[300:])
+    assert float(explained.var(0).mean()) < 0.1 * float(noise.var(0).mean()), "independent codes are not explained"
+    assert explained.mean(0).sub(noise[:300].mean(0)).abs().max() < 0.2
+
+
+def test_visible_features_ignore_colours_and_follow_what_a_mask_shows():
+    from dataclasses import replace
+
+    from sem2nerf.synthfaces import FaceParams
+
+    base = FaceParams()
+    visible = base.features(visible_only=True)
+    assert len(visible) < len(base.features())
+    recoloured = replace(base, skin_rgb=(0.3, 0.2, 0.1), hair_rgb=(0.9, 0.9, 0.9), cloth_stripes=True, iris_size=1.3)
+    assert np.array_equal(recoloured.features(visible_only=True), visible), "colours and stripes are not visible features"
+    assert not np.array_equal(recoloured.features(), base.features())
+    for change in ({"mouth_open": 1.0}, {"glasses": True}, {"hair_style": "long"}, {"eye_open": 1.4}):
+        assert not np.array_equal(replace(base, **change).features(visible_only=True), visible), change
+
+
+def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path):
+    """loss.latent_target=params with data.latent_extra: every step also encodes masks of another SynthFaces set
+    (never rendered) and regresses them to the read-out of their parameters; that error falls with training."""
+    from sem2nerf.synthfaces import generate_dataset
+    from sem2nerf.training import data as data_mod
+
+    extra = tmp_path / "extra"
+    generate_dataset(extra, identities=2, views=1, size=40, seed=11, test_fraction=0.0, workers=1)
+    original = data_mod.StepBatchSampler.batch_at
+    data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1] if self.n == 2 else [0, 4]
+    try:
+        train(_config(tmp_path / "out", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1",
+                      "loss.latent_target=params", f"data.latent_extra={extra}", "loss.latent_extra_batch=2", "loss.l2=0",
+                      "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
+    finally:
+        data_mod.StepBatchSampler.batch_at = original
+    records = [r for r in _metrics(tmp_path / "out") if "latent_extra" in r]
+    assert len(records) == 20 and all(np.isfinite(r["latent_extra"]) and np.isfinite(r["latent"]) for r in records)
+    extra_loss = [r["latent_extra"] for r in records]
+    assert np.mean(extra_loss[-3:]) < 0.5 * np.mean(extra_loss[:2])
+
+
+def test_latent_target_options_are_checked(tiny_data, tmp_path):
+    with pytest.raises(ConfigError, match="latent_target must be"):
+        _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=mean")
+    with pytest.raises(ConfigError, match="latent_extra"):
+        _config(tmp_path, tiny_data, "loss.latent=1", f"data.latent_extra={tiny_data}")
+    with pytest.raises(ConfigError, match="latent_extra_batch"):
+        _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=params", f"data.latent_extra={tiny_data}",
+                "loss.latent_extra_batch=0")
+
+
 def test_latent_loss_needs_identity_latents_and_the_encoder_stage(tiny_data, tmp_path):
     plain = save_decoder(PiGANDecoder(32, 3, 16, 32, 2), tmp_path / "plain_decoder", domain="celebamask_hq")
     with pytest.raises(ConfigError, match="identity_latents.safetensors"):

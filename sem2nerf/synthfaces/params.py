@@ -47,6 +47,9 @@ EDITS = {
 }
 
 
+# Parameters a semantic mask cannot show (besides every colour): the iris lies inside the eye label, stripes are paint.
+_MASK_INVISIBLE = frozenset({"iris_size", "cloth_stripes"})
+
 # Features that mean nothing without an accessory: feature name -> the flag that gates it.
 _FEATURE_GATES = {"glasses_round": "glasses", "glasses_rgb": "glasses", "hat_rgb": "hat", "earring_hoops": "earrings",
                   "earring_rgb": "earrings", "necklace_rgb": "necklace"}
@@ -109,12 +112,18 @@ class FaceParams:
         if self.hair_style not in HAIR_STYLES:
             raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
 
-    def features(self) -> np.ndarray:
+    def features(self, visible_only: bool = False) -> np.ndarray:
         """The parameters as one float vector: numbers as they are, flags as 0/1, the hair style one-hot, colours
-        per channel; an accessory's colour (and its variant flag) is 0 when it is absent."""
+        per channel; an accessory's colour (and its variant flag) is 0 when it is absent.
+
+        ``visible_only``: only what a semantic mask of the head can show (shapes, hair style, accessories), without
+        the colours, the iris size and the cloth stripes.
+        """
         values: list[float] = []
         for f in fields(self):
             value = getattr(self, f.name)
+            if visible_only and (isinstance(value, tuple) or f.name in _MASK_INVISIBLE):
+                continue
             gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
             if f.name == "hair_style":
                 values += [float(value == style) for style in HAIR_STYLES]

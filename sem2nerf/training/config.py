@@ -52,6 +52,7 @@ class DataConfig:
     train_list: str | None = "train_paths.txt"  # image ids, one per line (None: every image with a mask)
     val_list: str | None = "test_paths.txt"
     image_size: int = 512  # ground-truth side after the domain crop (official output_size with patch_train)
+    latent_extra: str | None = None  # encoder stage: another SynthFaces folder whose masks feed loss.latent only
     workers: int = 2
     val_samples: int = 8
 
@@ -115,6 +116,9 @@ class LossConfig:
     geometry_reach: float = 0.0  # loss.geometry: a quarter of the points uniform in the ball of this radius (0: the box only)
     silhouette: float = 0.0  # both stages: rendered opacity vs the mask's foreground at its pose (background rays stay empty)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
+    latent_target: str = "identity"  # loss.latent regresses: identity = each identity's code; params = its linear read-out
+                                     # from the identity's mask-visible SynthFaces parameters (the part a mask can tell)
+    latent_extra_batch: int = 16  # masks of data.latent_extra per step (their targets are the params read-out)
 
 
 # Config keys added after runs were checkpointed, with the value that means "off": a config with the key off
@@ -124,6 +128,9 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "geometry_reach"): 0.0,
     ("loss", "silhouette"): 0.0,
     ("optim", "latent_init"): "random",
+    ("loss", "latent_target"): "identity",
+    ("loss", "latent_extra_batch"): 16,
+    ("data", "latent_extra"): None,
 }
 
 
@@ -218,6 +225,13 @@ class TrainConfig:
             raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
         if self.loss.latent > 0 and self.stage != "encoder":
             raise ConfigError("loss.latent is an encoder-stage loss (it regresses the codes of the generator stage's identities)")
+        if self.loss.latent_target not in ("identity", "params"):
+            raise ConfigError(f"loss.latent_target must be identity or params, got {self.loss.latent_target!r}")
+        if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target != "params"):
+            raise ConfigError("data.latent_extra feeds loss.latent with read-out targets: it needs loss.latent > 0 and "
+                              "loss.latent_target=params (other identities have no code of their own)")
+        if self.loss.latent_extra_batch < 1:
+            raise ConfigError(f"loss.latent_extra_batch must be >= 1, got {self.loss.latent_extra_batch}")
         if self.loss.silhouette > 0 and self.stage == "generator" and self.loss.recon <= 0:
             raise ConfigError("loss.silhouette in the generator stage is on the reconstruction renders (needs loss.recon > 0)")
         if self.loss.geometry > 0 and self.stage != "generator":

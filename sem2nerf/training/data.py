@@ -137,22 +137,26 @@ class MaskImageDataset(Dataset):
                 raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
             self._face_params = {k: table[name]["params"] for k, name in enumerate(names)}
 
-    def identity_features(self) -> torch.Tensor:
+    def identity_features(self, visible_only: bool = False, standardise: bool = True) -> torch.Tensor:
         """SynthFaces identities' parameters as features ``(num_identities, F)``, each standardised over the
-        identities (mean 0, std 1; constant features 0); see :meth:`~sem2nerf.synthfaces.FaceParams.features`."""
+        identities (mean 0, std 1; constant features 0) unless ``standardise`` is false; ``visible_only`` keeps what a
+        mask can show. See :meth:`~sem2nerf.synthfaces.FaceParams.features`."""
         from ..synthfaces import FaceParams
 
         params_file = self.root / "identity_params.json"
         if self.identity_names is None or not params_file.is_file():
             raise ConfigError(
                 f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
-                "make one with `python -m sem2nerf synth`, or use train.latent_init=random"
+                "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent_target=params use them)"
             )
         table = json.loads(params_file.read_text())
         missing = [name for name in self.identity_names if name not in table]
         if missing:
             raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
-        feats = torch.from_numpy(np.stack([FaceParams.from_dict(table[name]["params"]).features() for name in self.identity_names]))
+        feats = torch.from_numpy(np.stack([FaceParams.from_dict(table[name]["params"]).features(visible_only)
+                                           for name in self.identity_names]))
+        if not standardise:
+            return feats
         std = feats.std(0) if feats.shape[0] > 1 else torch.zeros(feats.shape[1])
         return torch.where(std > 1e-6, (feats - feats.mean(0)) / std.clamp_min(1e-6), torch.zeros_like(feats))
 

@@ -56,9 +56,12 @@ class EncoderStage(nn.Module):
         super().__init__()
         self.model, self.opts, self.full_size = model, opts, full_size
 
-    def forward(self, x, cam2world, pattern, generator=None):
-        delta_f, delta_p = self.model.encoder.encode(x)
-        freq, phase = delta_f + self.model.latent_avg_freq, delta_p + self.model.latent_avg_phase
+    def forward(self, x, cam2world, pattern, generator=None, extra_x=None):
+        """Render the codes of ``x`` at ``cam2world``; ``extra_x`` (masks for ``loss.latent`` only) is encoded in the
+        same call but not rendered. Returns (rgb, opacity, delta_f, delta_p) with the deltas of ``x`` then ``extra_x``."""
+        b = x.shape[0]
+        delta_f, delta_p = self.model.encoder.encode(x if extra_x is None else torch.cat((x, extra_x)))
+        freq, phase = delta_f[:b] + self.model.latent_avg_freq, delta_p[:b] + self.model.latent_avg_phase
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
         field = self.model.decoder.modulate(freq, phase, locked)
         out = render_patch(field, cam2world, pattern, self.full_size, self.model.fov, self.opts, generator)
@@ -148,6 +151,28 @@ def geometry_loss(at_points: torch.Tensor, rgb: torch.Tensor, sigma: torch.Tenso
     weight = sigma / SIGMA_MAX
     colour = ((at_points[..., :3] - rgb).pow(2).sum(-1) * weight).sum() / weight.sum().clamp_min(1e-6) / 3
     return density + colour
+
+
+def fit_code_readout(features: torch.Tensor, codes: torch.Tensor, ridge: float = 1e-2):
+    """Linear least-squares read-out ``features (N, F) -> codes (N, D)`` (ridge ``ridge * N`` on the standardised
+    features; constant features are dropped): the part of each code that the features explain. Returns a function
+    that maps any ``(M, F)`` features to ``(M, D)`` codes."""
+    feats = features.double()
+    mean, std = feats.mean(0), feats.std(0) if len(feats) > 1 else torch.zeros(feats.shape[1], dtype=feats.dtype)
+    keep = std > 1e-6
+
+    def standardise(f: torch.Tensor) -> torch.Tensor:
+        return (f.double()[:, keep] - mean[keep]) / std[keep]
+
+    x, y = standardise(feats), codes.double()
+    y_mean = y.mean(0)
+    gram = x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+    weights = torch.linalg.solve(gram, x.T @ (y - y_mean))
+
+    def readout(f: torch.Tensor) -> torch.Tensor:
+        return (standardise(f) @ weights + y_mean).to(codes.dtype)
+
+    return readout
 
 
 def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -317,12 +342,22 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     )
     full_size = config.data.image_size
 
+    extra_set = None  # data.latent_extra: masks for loss.latent only
     if config.stage == "encoder":
         module = EncoderStage(model, opts, full_size)
         groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
         gan_weight = cfg_loss.gan
         if cfg_loss.latent > 0:
-            code_targets, code_scale = (t.to(device) for t in identity_code_targets(config.decoder, model.decoder, train_set))
+            code_targets, code_scale = identity_code_targets(config.decoder, model.decoder, train_set)
+            if cfg_loss.latent_target == "params":  # what the masks can tell: the read-out from visible parameters
+                features = train_set.identity_features(visible_only=True, standardise=False)
+                trained = torch.tensor(sorted(set(train_set.identity)))
+                readout = fit_code_readout(features[trained], code_targets[trained])
+                code_targets = readout(features)
+                if config.data.latent_extra:
+                    extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
+                    extra_targets = readout(extra_set.identity_features(visible_only=True, standardise=False)).to(device)
+            code_targets, code_scale = code_targets.to(device), code_scale.to(device)
     else:
         n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
         features = train_set.identity_features() if n_ids and config.optim.latent_init == "params" else None
@@ -357,6 +392,13 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         persistent_workers=config.data.workers > 0, pin_memory=device.type == "cuda",
     )
     batches = iter(loader)
+    extra_batches = None
+    if extra_set is not None:  # its own seeded stream, so --resume continues it exactly too
+        extra_sampler = StepBatchSampler(len(extra_set), cfg_loss.latent_extra_batch, config.seed + 1, rank, world, start_step * accum)
+        extra_batches = iter(torch.utils.data.DataLoader(
+            extra_set, batch_sampler=extra_sampler, num_workers=config.data.workers,
+            persistent_workers=config.data.workers > 0, pin_memory=device.type == "cuda",
+        ))
     logger = _Logger(accelerator, out)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -402,9 +444,17 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                 if config.stage == "encoder":
                     random_step = rand_prob > 0 and float(torch.rand(1, generator=gen)) < rand_prob
                     yaw, pitch = random_poses(b, domain.name, gen) if random_step else (batch["yaw"], batch["pitch"])
+                    extra = next(extra_batches) if extra_batches is not None else None
+                    extra_x = extra["x"].to(device) if extra is not None else None
                     with accelerator.autocast():
-                        fake, opacity, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen)
+                        fake, opacity, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen,
+                                                                 extra_x)
                     fake = fake.float()
+                    if extra is not None:  # the extra masks' codes are only regressed, never rendered
+                        code = torch.cat((delta_f[b:] + raw.model.latent_avg_freq, delta_p[b:] + raw.model.latent_avg_phase), 1)
+                        target = extra_targets[extra["identity"].to(device)]
+                        losses["latent_extra"] = cfg_loss.latent * ((code.float() - target) / code_scale).pow(2).mean()
+                        delta_f, delta_p = delta_f[:b], delta_p[:b]
                     if not random_step:
                         losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
                         if cfg_loss.silhouette > 0:  # the mask's own foreground at its own pose
