@@ -238,11 +238,26 @@ def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_da
     assert np.mean(extra_loss[-3:]) < 0.5 * np.mean(extra_loss[:2])
 
 
+def test_latent_warmup_steps_train_codes_only_then_the_paper_losses(tiny_data, tiny_decoder, tmp_path):
+    """train.latent_warmup_steps=2: the first two steps have loss.latent and no render or GAN losses; the steps
+    after them have the render losses again."""
+    train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "train.latent_warmup_steps=2",
+                  "loss.latent=1", "loss.random_pose_prob=0", "loss.gan=0.1"))
+    records = [r for r in _metrics(tmp_path) if "total" in r]
+    assert len(records) == 4
+    for r in records[:2]:
+        assert "latent" in r and not {"l2", "g_gan", "d_gan", "psnr_patch"} & set(r), r
+    for r in records[2:]:
+        assert {"latent", "l2", "g_gan", "d_gan"} <= set(r), r
+
+
 def test_latent_target_options_are_checked(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="latent_target must be"):
         _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=mean")
     with pytest.raises(ConfigError, match="latent_extra"):
         _config(tmp_path, tiny_data, "loss.latent=1", f"data.latent_extra={tiny_data}")
+    with pytest.raises(ConfigError, match="latent_warmup_steps"):
+        _config(tmp_path, tiny_data, "train.latent_warmup_steps=5")  # loss.latent is 0
     with pytest.raises(ConfigError, match="latent_extra_batch"):
         _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=params", f"data.latent_extra={tiny_data}",
                 "loss.latent_extra_batch=0")

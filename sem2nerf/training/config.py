@@ -131,6 +131,7 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "latent_target"): "identity",
     ("loss", "latent_extra_batch"): 16,
     ("data", "latent_extra"): None,
+    ("train", "latent_warmup_steps"): 0,
 }
 
 
@@ -157,6 +158,7 @@ class TrainLoopConfig:
     batch_size: int = 1  # per process (the official code uses 1 per GPU on 8 GPUs)
     grad_accum: int = 1
     mixed_precision: str = "no"  # no | fp16 | bf16 (never bf16 on CPU: ~100x slower there)
+    latent_warmup_steps: int = 0  # encoder stage: the first steps train loss.latent (and W-norm) only: no renders, no GAN
     log_every: int = 50
     val_every: int = 2500
     save_every: int = 20_000
@@ -230,6 +232,11 @@ class TrainConfig:
         if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target != "params"):
             raise ConfigError("data.latent_extra feeds loss.latent with read-out targets: it needs loss.latent > 0 and "
                               "loss.latent_target=params (other identities have no code of their own)")
+        if self.train.latent_warmup_steps < 0:
+            raise ConfigError(f"train.latent_warmup_steps must be >= 0, got {self.train.latent_warmup_steps}")
+        if self.train.latent_warmup_steps > 0 and (self.stage != "encoder" or self.loss.latent <= 0):
+            raise ConfigError("train.latent_warmup_steps trains the encoder stage on loss.latent alone: it needs "
+                              "stage=encoder and loss.latent > 0")
         if self.loss.latent_extra_batch < 1:
             raise ConfigError(f"loss.latent_extra_batch must be >= 1, got {self.loss.latent_extra_batch}")
         if self.loss.silhouette > 0 and self.stage == "generator" and self.loss.recon <= 0:

@@ -57,10 +57,13 @@ class EncoderStage(nn.Module):
         self.model, self.opts, self.full_size = model, opts, full_size
 
     def forward(self, x, cam2world, pattern, generator=None, extra_x=None):
-        """Render the codes of ``x`` at ``cam2world``; ``extra_x`` (masks for ``loss.latent`` only) is encoded in the
-        same call but not rendered. Returns (rgb, opacity, delta_f, delta_p) with the deltas of ``x`` then ``extra_x``."""
+        """Render the codes of ``x`` at ``cam2world`` (``None``: no render, rgb and opacity are ``None``); ``extra_x``
+        (masks for ``loss.latent`` only) is encoded in the same call but not rendered. Returns (rgb, opacity, delta_f,
+        delta_p) with the deltas of ``x`` then ``extra_x``."""
         b = x.shape[0]
         delta_f, delta_p = self.model.encoder.encode(x if extra_x is None else torch.cat((x, extra_x)))
+        if cam2world is None:  # codes only (train.latent_warmup_steps)
+            return None, None, delta_f, delta_p
         freq, phase = delta_f[:b] + self.model.latent_avg_freq, delta_p[:b] + self.model.latent_avg_phase
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
         field = self.model.decoder.modulate(freq, phase, locked)
@@ -442,20 +445,21 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
             with accelerator.accumulate(module):
                 losses: dict[str, torch.Tensor] = {}
                 if config.stage == "encoder":
-                    random_step = rand_prob > 0 and float(torch.rand(1, generator=gen)) < rand_prob
+                    warmup = step < config.train.latent_warmup_steps  # codes only: no render, no GAN
+                    random_step = not warmup and rand_prob > 0 and float(torch.rand(1, generator=gen)) < rand_prob
                     yaw, pitch = random_poses(b, domain.name, gen) if random_step else (batch["yaw"], batch["pitch"])
                     extra = next(extra_batches) if extra_batches is not None else None
                     extra_x = extra["x"].to(device) if extra is not None else None
+                    cams = None if warmup else _cameras(yaw, pitch, device)
                     with accelerator.autocast():
-                        fake, opacity, delta_f, delta_p = module(batch["x"].to(device), _cameras(yaw, pitch, device), pattern, gen,
-                                                                 extra_x)
-                    fake = fake.float()
+                        fake, opacity, delta_f, delta_p = module(batch["x"].to(device), cams, pattern, gen, extra_x)
                     if extra is not None:  # the extra masks' codes are only regressed, never rendered
                         code = torch.cat((delta_f[b:] + raw.model.latent_avg_freq, delta_p[b:] + raw.model.latent_avg_phase), 1)
                         target = extra_targets[extra["identity"].to(device)]
                         losses["latent_extra"] = cfg_loss.latent * ((code.float() - target) / code_scale).pow(2).mean()
                         delta_f, delta_p = delta_f[:b], delta_p[:b]
-                    if not random_step:
+                    fake = fake.float() if fake is not None else None
+                    if fake is not None and not random_step:
                         losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
                         if cfg_loss.silhouette > 0:  # the mask's own foreground at its own pose
                             losses["silhouette"] = cfg_loss.silhouette * _silhouette_loss(opacity, batch, pattern)
