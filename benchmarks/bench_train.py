@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sem2nerf.training import load_config
 
 # Runs the training script in the child and prints the child's own peak RSS when it ends.
 _WRAP = """
@@ -81,6 +82,10 @@ def main() -> int:
             for stage, cfg in (("generator", gen_cfg), ("encoder", enc_cfg)):
                 out = tmp / f"{name}_{stage}"
                 extra = ["stage=generator"] if stage == "generator" else [f"decoder={tmp / f'{name}_generator' / 'export'}"]
+                if stage == "encoder":  # time the paper-loss steps (not the cheaper code-only warm-up); extra masks: ours
+                    extra.append("train.latent_warmup_steps=0")
+                    if load_config(cfg).data.latent_extra:
+                        extra.append(f"data.latent_extra={data}")
                 rc, seconds, err, peak = _run([str(ROOT / "train_accelerate.py"), "--config", str(cfg), f"output_dir={out}", *common, *extra], ROOT)
                 if rc != 0:
                     print(f"{name} {stage}: failed (exit {rc})\n{err}", file=sys.stderr)

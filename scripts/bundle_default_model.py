@@ -11,6 +11,7 @@ The recipe of the bundled default (README, "The bundled default model")::
 
     python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0
     python train_accelerate.py --config configs/synthfaces_generator.yaml
+    python -m sem2nerf synth --out data/synthfaces_extra --identities 3000 --views 1 --size 80 --seed 1
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
         --json runs/eval_default.json --sheet docs/results_synthfaces.png
@@ -39,6 +40,7 @@ SIZE_LIMIT = 25 * 2**20
 RECIPE = (
     "python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0",
     "python train_accelerate.py --config configs/synthfaces_generator.yaml",
+    "python -m sem2nerf synth --out data/synthfaces_extra --identities 3000 --views 1 --size 80 --seed 1",
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
     "--json runs/eval_default.json --sheet docs/results_synthfaces.png"),
@@ -53,8 +55,11 @@ reconstruction through per-identity latents that start at a projection of each h
 (`optim.latent_init=params`), the heads' own 3D density and colour (`loss.geometry`, also in the empty space around
 the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`). The encoder stage then trained
 the region-aware Swin encoder against that frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
-random-pose GAN steps, Ranger) plus a regression of the generator stage's code of the mask's identity
-(`loss.latent`), with the deviations marked in the configs (no LPIPS offline, smaller sizes, far fewer steps).
+random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
+generator-stage code from its mask-visible SynthFaces parameters (`loss.latent_target=params`: shapes, hair style,
+accessories, not the colours no mask shows), also for 2,700 extra SynthFaces masks (`data.latent_extra`), and for
+the first 2,500 of its 4,000 steps that regression alone (`train.latent_warmup_steps`). The deviations are marked
+in the configs (no LPIPS offline, smaller sizes, far fewer steps).
 
 What it is for: an offline demo and a test bed that works out of the box. It knows synthetic heads only: its faces
 look like SynthFaces renders, not like photographs, and a mask's colours cannot be known from the mask (the encoder
