@@ -45,7 +45,7 @@ from sem2nerf import Sem2NeRF, get_domain
 from sem2nerf.labels import get_label_scheme
 from sem2nerf.masks import frame_to_domain, load_mask
 from sem2nerf.model import preset_style_layers
-from sem2nerf.synthfaces import Light, draw_identity, render_identity
+from sem2nerf.synthfaces import COLOUR_FIELDS, Light, draw_identity, render_identity
 from sem2nerf.trajectories import Pose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,15 +206,15 @@ def load_identities(data_dir: Path, count: int | None, input_view: int) -> tuple
 
 
 def mean_colours(params: Iterable[dict]) -> dict:
-    """Every colour field of SynthFaces parameters (``*_rgb``, the backdrop) averaged over identities (stripes
-    off): what a model that knows the shape but nothing of the colours would do best to paint."""
+    """Every colour field of SynthFaces parameters (:data:`~sem2nerf.synthfaces.COLOUR_FIELDS`) averaged over
+    identities (stripes off): what a model that knows the shape but nothing of the colours would do best to paint."""
     sums: dict[str, np.ndarray] = {}
     count = 0
     for p in params:
         count += 1
-        for key, value in p.items():
-            if key.endswith("_rgb") or key.startswith("background_"):
-                sums[key] = sums.get(key, 0.0) + np.asarray(value, dtype=np.float64)
+        for key in COLOUR_FIELDS:
+            if key in p:
+                sums[key] = sums.get(key, 0.0) + np.asarray(p[key], dtype=np.float64)
     if not count:
         raise ValueError("no training identities to average colours over")
     return {**{key: tuple(float(c) for c in total / count) for key, total in sums.items()}, "cloth_stripes": False}

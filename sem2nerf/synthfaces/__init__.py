@@ -20,10 +20,11 @@ from .dataset import (
     sample_poses,
 )
 from .head import LABELS, SynthHead
-from .params import EDITS, HAIR_STYLES, FaceParams, apply_edit, sample_face_params
+from .params import COLOUR_FIELDS, EDITS, HAIR_STYLES, FaceParams, apply_edit, sample_face_params
 from .render import Light, full_fov, render_views
 
 __all__ = [
+    "COLOUR_FIELDS",
     "DEPTH_UNIT",
     "EDITS",
     "GENERATOR_VERSION",

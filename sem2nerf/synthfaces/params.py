@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-__all__ = ["EDITS", "HAIR_STYLES", "FaceParams", "apply_edit", "sample_face_params"]
+__all__ = ["COLOUR_FIELDS", "EDITS", "HAIR_STYLES", "FaceParams", "apply_edit", "sample_face_params"]
 
 HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")
 
@@ -122,7 +122,7 @@ class FaceParams:
         values: list[float] = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if visible_only and (isinstance(value, tuple) or f.name in _MASK_INVISIBLE):
+            if visible_only and (f.name in COLOUR_FIELDS or f.name in _MASK_INVISIBLE):
                 continue
             gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
             if f.name == "hair_style":
@@ -146,6 +146,10 @@ class FaceParams:
             raise ValueError(f"unknown face parameters: {', '.join(unknown)}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
+
+
+# The sRGB-triple fields of FaceParams (skin, hair, ..., the backdrop): what no semantic mask shows.
+COLOUR_FIELDS = tuple(f.name for f in fields(FaceParams) if isinstance(f.default, tuple))
 
 
 def _jitter_colour(rng: np.random.Generator, rgb, amount: float) -> tuple[float, float, float]:

@@ -2,7 +2,7 @@
 
 * **encoder stage** (the paper): a frozen decoder; the Swin encoder learns to predict FiLM codes
   from masks, supervised on region-aware patches (L2, LPIPS, W-norm, patch GAN with R1,
-  random-pose GAN-only steps).
+  random-pose GAN-only steps); optionally a regression of codes (``loss.latent``, with code-only warm-up steps).
 * **generator stage**: trains a pi-GAN decoder for a new domain, with multi-view reconstruction
   through per-identity latents (data with several views per identity, e.g. SynthFaces) and/or the
   pi-GAN adversarial objective on random codes and poses. Its export is a decoder folder.
@@ -454,9 +454,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     with accelerator.autocast():
                         fake, opacity, delta_f, delta_p = module(batch["x"].to(device), cams, pattern, gen, extra_x)
                     if extra is not None:  # the extra masks' codes are only regressed, never rendered
-                        code = torch.cat((delta_f[b:] + raw.model.latent_avg_freq, delta_p[b:] + raw.model.latent_avg_phase), 1)
                         target = extra_targets[extra["identity"].to(device)]
-                        losses["latent_extra"] = cfg_loss.latent * ((code.float() - target) / code_scale).pow(2).mean()
+                        losses["latent_extra"] = cfg_loss.latent * _code_loss(raw.model, delta_f[b:], delta_p[b:], target, code_scale)
                         delta_f, delta_p = delta_f[:b], delta_p[:b]
                     fake = fake.float() if fake is not None else None
                     if fake is not None and not random_step:
@@ -468,9 +467,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     if cfg_loss.w_norm > 0:
                         losses["w_norm"] = cfg_loss.w_norm * w_norm(delta_f, delta_p, raw.model.decoder.num_film_layers)
                     if cfg_loss.latent > 0:  # the mask's identity code from the generator stage (any pose)
-                        code = torch.cat((delta_f + raw.model.latent_avg_freq, delta_p + raw.model.latent_avg_phase), 1)
                         target = code_targets[batch["identity"].to(device)]
-                        losses["latent"] = cfg_loss.latent * ((code.float() - target) / code_scale).pow(2).mean()
+                        losses["latent"] = cfg_loss.latent * _code_loss(raw.model, delta_f, delta_p, target, code_scale)
                     adv_fake = fake
                 else:
                     ids = batch["identity"].to(device) if raw.latents is not None else None
@@ -678,6 +676,14 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
     )
     (export / "training.json").write_text(json.dumps(meta, indent=2) + "\n")
     return export
+
+
+def _code_loss(model: Sem2NeRF, delta_f: torch.Tensor, delta_p: torch.Tensor, target: torch.Tensor,
+               scale: torch.Tensor) -> torch.Tensor:
+    """``loss.latent`` before its weight: mean squared error of the codes (deltas plus the latent average) against
+    ``target`` ``(B, 2 * code_dim)``, each dimension divided by ``scale``."""
+    code = torch.cat((delta_f + model.latent_avg_freq, delta_p + model.latent_avg_phase), 1)
+    return ((code.float() - target) / scale).pow(2).mean()
 
 
 def _silhouette_loss(opacity: torch.Tensor, batch: dict, pattern: torch.Tensor) -> torch.Tensor:
