@@ -37,6 +37,8 @@ class Domain:
         pose_file: name of the pose annotation file (in the folder above ``masks/``).
         pose_header_lines: lines skipped at the top of the pose file.
         pose_units: ``"celebamask_degrees"`` (public yaw/pitch in degrees) or ``"renderer_radians"``.
+        small_parts: raw-scheme classes that cover a small part of a frame and carry detail a mask edit
+            changes (eyes, mouth, ...): the pixels training's ``loss.part_weight`` weighs up.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Domain:
     pose_header_lines: int
     pose_units: str
     image_folder: str
+    small_parts: tuple[str, ...] = ()
 
     @property
     def crop_fraction(self) -> float:
@@ -101,6 +104,7 @@ CELEBAMASK_HQ = register_domain(Domain(
     pose_header_lines=2,
     pose_units="celebamask_degrees",
     image_folder="CelebA-HQ-img",
+    small_parts=("eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip"),
 ))
 CATMASK = register_domain(Domain(
     name="catmask",
@@ -120,6 +124,7 @@ CATMASK = register_domain(Domain(
     pose_header_lines=1,
     pose_units="renderer_radians",
     image_folder="images",
+    small_parts=("eye", "mouth", "tongue", "nose", "whiskers"),
 ))
 
 

@@ -22,6 +22,7 @@ from sem2nerf.errors import ModelLoadError
 from sem2nerf.renderer import RenderOptions, render_image, render_patch
 from sem2nerf.training import ConfigError, load_config, main
 from sem2nerf.training.config import TrainConfig
+from sem2nerf.training.data import MaskImageDataset
 from sem2nerf.training.losses import PatchDiscriminator, load_lpips, r1_penalty, w_norm
 from sem2nerf.training.optim import CentralizedRAdam, make_optimizer
 from sem2nerf.training.trainer import cut_patch, random_poses, train
@@ -119,6 +120,57 @@ def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path, 
     assert np.mean(silhouette[-3:]) < 0.6 * np.mean(silhouette[:2])
     with pytest.raises(ConfigError, match="loss.silhouette"):
         _config(tmp_path, tiny_data, "stage=generator", "loss.silhouette=1", "loss.recon=0", "loss.geometry=1")
+
+
+def test_part_maps_cover_the_small_parts_of_each_mask(tiny_data):
+    """The dataset's ``parts`` is the fraction of each pixel in loss.part_labels: inside the foreground, a few
+    per cent of the frame, and exactly the named classes (the eyes alone cover less than eyes, brows and lips)."""
+    from sem2nerf.domains import get_domain
+
+    small = get_domain("celebamask_hq").small_parts
+    common = {"root": tiny_data, "domain": "celebamask_hq", "id_list": None, "image_size": 32, "encoder_size": None,
+              "with_foreground": True}
+    every = MaskImageDataset(part_labels=small, **common)[0]
+    eyes = MaskImageDataset(part_labels=["l_eye", "r_eye"], **common)[0]
+    assert every["parts"].shape == every["foreground"].shape == (1, 32, 32)
+    assert float(every["parts"].min()) >= 0 and bool((every["parts"] <= every["foreground"] + 1e-6).all())
+    assert 0.005 < float(every["parts"].mean()) < 0.15
+    assert 0 < float(eyes["parts"].sum()) < float(every["parts"].sum())
+    assert "parts" not in MaskImageDataset(**common)[0]
+
+
+def test_part_weight_makes_errors_on_small_parts_count_more():
+    """_l2_loss: the same squared error costs more on part pixels than elsewhere; weight 0 is the plain mean."""
+    from sem2nerf.training.trainer import _l2_loss
+
+    parts = torch.zeros(1, 1, 8, 8)
+    parts[..., :2, :2] = 1.0
+    pattern = torch.stack(torch.meshgrid(torch.linspace(-1, 1, 8), torch.linspace(-1, 1, 8), indexing="xy"), -1)[None]
+    real = torch.zeros(1, 3, 8, 8)
+    on_part, off_part = real.clone(), real.clone()
+    on_part[..., 0, 0] = 1.0
+    off_part[..., 7, 7] = 1.0
+    batch = {"parts": parts}
+    assert _l2_loss(on_part, real, batch, pattern, 0.0) == _l2_loss(off_part, real, batch, pattern, 0.0)
+    assert float(_l2_loss(on_part, real, batch, pattern, 10.0)) > 5 * float(_l2_loss(off_part, real, batch, pattern, 10.0))
+    uniform = real + 0.5
+    torch.testing.assert_close(_l2_loss(uniform, real, batch, pattern, 10.0), torch.tensor(0.25))  # normalised weights
+
+
+def test_part_weight_trains_both_stages_and_is_checked(tiny_data, tiny_decoder, tmp_path):
+    train(_config(tmp_path / "gen", tiny_data, "stage=generator", "train.max_steps=2", "loss.part_weight=5"))
+    train(_config(tmp_path / "enc", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "loss.part_weight=5",
+                  "loss.part_labels=[l_eye, r_eye]"))
+    for stage in ("gen", "enc"):
+        records = [r for r in _metrics(tmp_path / stage) if "l2" in r]
+        assert records and all(np.isfinite(r["l2"]) for r in records)
+    with pytest.raises(ConfigError, match="not in celebamask_hq_raw"):
+        _config(tmp_path, tiny_data, "loss.part_weight=5", "loss.part_labels=[eyes]")
+    with pytest.raises(ConfigError, match="part_weight > 0"):
+        _config(tmp_path, tiny_data, "loss.part_labels=[l_eye]")
+    with pytest.raises(ConfigError, match="part_weight must be >= 0"):
+        _config(tmp_path, tiny_data, "loss.part_weight=-1")
+    assert _config(tmp_path, tiny_data).fingerprint() == _config(tmp_path, tiny_data, "loss.part_weight=0").fingerprint()
 
 
 def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):

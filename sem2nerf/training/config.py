@@ -119,6 +119,9 @@ class LossConfig:
     latent_target: str = "identity"  # loss.latent regresses: identity = each identity's code; params = its linear read-out
                                      # from the identity's mask-visible SynthFaces parameters (the part a mask can tell)
     latent_extra_batch: int = 16  # masks of data.latent_extra per step (their targets are the params read-out)
+    part_weight: float = 0.0  # both stages: pixels of loss.part_labels weigh 1 + part_weight in the L2 (deviation;
+                              # 0: the plain mean). Small parts (eyes, mouth) are ~2 % of a frame and the L2 barely sees them
+    part_labels: list[str] | None = None  # raw-scheme class names for loss.part_weight (None: the domain's small_parts)
 
 
 # Config keys added after runs were checkpointed, with the value that means "off": a config with the key off
@@ -132,6 +135,8 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "latent_extra_batch"): 16,
     ("data", "latent_extra"): None,
     ("train", "latent_warmup_steps"): 0,
+    ("loss", "part_weight"): 0.0,
+    ("loss", "part_labels"): None,
 }
 
 
@@ -249,7 +254,21 @@ class TrainConfig:
             raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
         if self.optim.density_lr_scale <= 0:
             raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
-        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent", "geometry_reach", "silhouette"):
+        if self.loss.part_labels is not None:
+            from ..domains import get_domain
+            from ..labels import get_label_scheme
+
+            if self.loss.part_weight <= 0:
+                raise ConfigError("loss.part_labels names the pixels loss.part_weight weighs up: set loss.part_weight > 0")
+            if not isinstance(self.loss.part_labels, list) or not self.loss.part_labels:
+                raise ConfigError(f"loss.part_labels must be a non-empty list of class names, got {self.loss.part_labels!r}")
+            scheme = get_label_scheme(get_domain(self.data.domain).raw_scheme)
+            unknown = [n for n in self.loss.part_labels if n not in scheme.class_names]
+            if unknown:
+                raise ConfigError(f"loss.part_labels: {', '.join(map(str, unknown))} not in {scheme.name} "
+                                  f"(classes: {', '.join(scheme.class_names)})")
+        for name in ("l2", "lpips", "w_norm", "gan", "r1", "recon", "adv", "z_reg", "geometry", "latent", "geometry_reach",
+                     "silhouette", "part_weight"):
             if getattr(self.loss, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0")
 

@@ -8,7 +8,7 @@ would have read, with any number of DataLoader workers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..domains import Domain, get_domain, read_pose_file
+from ..labels import get_label_scheme
 from ..masks import crop_to_domain, encoder_input, load_mask
 from .config import ConfigError
 
@@ -52,6 +53,8 @@ class MaskImageDataset(Dataset):
             ``point_rgb``, ``point_sigma``; see :mod:`sem2nerf.synthfaces.targets`), a pure function
             of the item index.
         geometry_reach: also sample empty space up to this radius (``sample_points``' ``reach``).
+        part_labels: raw-scheme class names: also return ``parts`` ``(1, S, S)``, the fraction of each
+            ground-truth pixel in those classes (area-resized like the image; ``loss.part_weight``).
     """
 
     def __init__(
@@ -68,12 +71,17 @@ class MaskImageDataset(Dataset):
         with_foreground: bool = False,
         geometry_points: int = 0,
         geometry_reach: float | None = None,
+        part_labels: Sequence[str] | None = None,
     ) -> None:
         self.root = Path(root)
         self.domain = get_domain(domain)
         self.image_size, self.encoder_size = image_size, encoder_size
         self.use_contour, self.contour_skip = use_contour, contour_skip
         self.with_mask, self.with_foreground = with_mask, with_foreground
+        self.part_ids = None
+        if part_labels:
+            scheme = get_label_scheme(self.domain.raw_scheme)
+            self.part_ids = np.array([scheme.class_id(name) for name in part_labels])
         image_dir, mask_dir = self.root / self.domain.image_folder, self.root / "masks"
         for folder, what in ((self.root, "data folder"), (image_dir, "image folder"), (mask_dir, "mask folder")):
             if not folder.is_dir():
@@ -173,19 +181,25 @@ class MaskImageDataset(Dataset):
             "identity": torch.tensor(self.identity[index]),
             "index": torch.tensor(index),
         }
-        if self.encoder_size is not None or self.with_mask or self.with_foreground:
+        if self.encoder_size is not None or self.with_mask or self.with_foreground or self.part_ids is not None:
             mask = load_mask(self.mask_paths[image_id], self.domain.raw_scheme)
             if self.encoder_size is not None:
                 item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
             if self.with_mask:
                 item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
             if self.with_foreground:
-                framed = crop_to_domain(Image.fromarray(((mask.labels != 0) * 255).astype(np.uint8)), self.domain)
-                resized = framed.resize((self.image_size, self.image_size), Image.BOX)
-                item["foreground"] = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None]
+                item["foreground"] = self._fraction(mask.labels != 0)
+            if self.part_ids is not None:
+                item["parts"] = self._fraction(np.isin(mask.labels, self.part_ids))
         if self.geometry_points > 0:
             item.update(self._geometry(index))
         return item
+
+    def _fraction(self, inside: np.ndarray) -> torch.Tensor:
+        """A boolean map of the mask -> ``(1, S, S)``: the fraction of each ground-truth pixel that is inside."""
+        framed = crop_to_domain(Image.fromarray((inside * 255).astype(np.uint8)), self.domain)
+        resized = framed.resize((self.image_size, self.image_size), Image.BOX)
+        return torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None]
 
     def _geometry(self, index: int) -> dict:
         from ..synthfaces import FaceParams, SynthHead

@@ -303,10 +303,15 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         "root": config.data.root, "domain": domain, "image_size": config.data.image_size, "encoder_size": encoder_size,
         "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
     }
+    part_labels = None
+    if cfg_loss.part_weight > 0:
+        part_labels = cfg_loss.part_labels or list(get_domain(config.data.domain).small_parts)
+        if not part_labels:
+            raise ConfigError(f"loss.part_weight: domain {config.data.domain} names no small_parts; set loss.part_labels")
     geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
     train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
                                  geometry_reach=cfg_loss.geometry_reach or None,
-                                 with_foreground=cfg_loss.silhouette > 0, **common)
+                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
@@ -459,7 +464,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                         delta_f, delta_p = delta_f[:b], delta_p[:b]
                     fake = fake.float() if fake is not None else None
                     if fake is not None and not random_step:
-                        losses["l2"] = cfg_loss.l2 * F.mse_loss(fake, real)
+                        losses["l2"] = cfg_loss.l2 * _l2_loss(fake, real, batch, pattern, cfg_loss.part_weight)
                         if cfg_loss.silhouette > 0:  # the mask's own foreground at its own pose
                             losses["silhouette"] = cfg_loss.silhouette * _silhouette_loss(opacity, batch, pattern)
                         if lpips_model is not None:
@@ -496,7 +501,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     if ids is not None:
                         if render_ids:
                             fake = fake_all[:b]
-                            losses["l2"] = cfg_loss.recon * cfg_loss.l2 * F.mse_loss(fake, real)
+                            losses["l2"] = cfg_loss.recon * cfg_loss.l2 * _l2_loss(fake, real, batch, pattern,
+                                                                                    cfg_loss.part_weight)
                             if cfg_loss.silhouette > 0:
                                 losses["silhouette"] = cfg_loss.silhouette * _silhouette_loss(opacity_all[:b], batch, pattern)
                             if lpips_model is not None:
@@ -684,6 +690,15 @@ def _code_loss(model: Sem2NeRF, delta_f: torch.Tensor, delta_p: torch.Tensor, ta
     ``target`` ``(B, 2 * code_dim)``, each dimension divided by ``scale``."""
     code = torch.cat((delta_f + model.latent_avg_freq, delta_p + model.latent_avg_phase), 1)
     return ((code.float() - target) / scale).pow(2).mean()
+
+
+def _l2_loss(fake: torch.Tensor, real: torch.Tensor, batch: dict, pattern: torch.Tensor, part_weight: float) -> torch.Tensor:
+    """The patch L2 (``loss.l2``, either stage): the mean squared error, or with ``part_weight`` > 0 the mean in which
+    pixels of ``loss.part_labels`` (the batch's ``parts`` fraction, cut with ``pattern``) weigh ``1 + part_weight``."""
+    if part_weight <= 0:
+        return F.mse_loss(fake, real)
+    weight = 1.0 + part_weight * cut_patch(batch["parts"].to(fake.device), pattern)
+    return ((fake - real).pow(2) * weight).mean() / weight.mean()
 
 
 def _silhouette_loss(opacity: torch.Tensor, batch: dict, pattern: torch.Tensor) -> torch.Tensor:
