@@ -7,7 +7,8 @@ evaluated on a grid ``2^(levels-1)`` times coarser, then each finer level evalua
 of cells near a visible surface (where the density changes and which are not hidden behind opaque
 matter, plus a margin of cells) and takes the others by trilinear upsampling. A face costs about one direct render to bake; each view
 then costs only grid lookups, through the same renderer (:mod:`sem2nerf.renderer`) with the same
-cameras and options as a direct render.
+cameras as a direct render, in one pass of uniform samples (importance sampling gains nothing on a
+trilinear grid).
 
     baked = model.bake(scene)                   # or bake(model, scene)
     image = baked.render(yaw=20, pitch=-5)      # a PIL image, like model.render
@@ -40,6 +41,8 @@ __all__ = ["BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustu
 # behind at least DEEP_DEPTH (transmittance < 5e-5) in each of the six axis directions is hidden.
 SMOOTH_DEPTH = 0.05
 DEEP_DEPTH = 10.0
+# A baked view takes this many uniform samples per requested sample (a direct render: as many coarse as fine).
+GRID_SAMPLES_PER_SAMPLE = 2
 
 
 def frustum_radius(fov_deg: float, ray_end: float, distance: float = 1.0) -> float:
@@ -128,10 +131,20 @@ class BakedScene:
         points = torch.as_tensor(points, dtype=torch.float32, device=self.grid.device)
         return self.field(points[None])[0]
 
-    def render_options(self, samples: int = 24, **overrides) -> RenderOptions:
-        """The options of a direct render of the model it was baked from (hierarchical, view-locked, the same
-        skipping of empty rays)."""
-        return RenderOptions.for_inference(samples, self.ray_start, self.ray_end, **overrides)
+    def render_options(self, samples: int = 24, *, hierarchical: bool = False, **overrides) -> RenderOptions:
+        """Render options for ``samples`` per ray (as :meth:`Sem2NeRF.render`: coarse, and as many fine).
+
+        By default (``hierarchical=False``) a baked view takes ``2 * samples`` stratified samples in one pass:
+        as many lookups as a direct render's coarse + fine samples, but no second pass (no inverse-CDF
+        sampling, sort or merge). Importance sampling gains nothing on a grid: its field is trilinear between
+        nodes ``2 * radius / resolution`` apart, which even 32 uniform samples of the 0.24 depth range of the
+        default camera resolve (``benchmarks/bench_bake.py`` measures both against direct renders).
+        ``hierarchical=True``: the direct render's own scheme (view-locked, the same skipping of empty rays).
+        """
+        if hierarchical:
+            return RenderOptions.for_inference(samples, self.ray_start, self.ray_end, **overrides)
+        return RenderOptions.for_inference(GRID_SAMPLES_PER_SAMPLE * samples, self.ray_start, self.ray_end,
+                                           **{"hierarchical": False, **overrides})
 
     @torch.no_grad()
     def render_output(self, poses: Sequence[Pose], size: int = 128, options: RenderOptions | None = None,
@@ -143,9 +156,10 @@ class BakedScene:
         return render_poses(self.field, poses, size, opts, seed, self.grid.device)
 
     def render(self, yaw: float = 0.0, pitch: float = 0.0, fov: float | None = None, size: int = 128,
-               samples: int = 24, seed: int | None = 0, *, hierarchical: bool = True, deterministic: bool = False,
+               samples: int = 24, seed: int | None = 0, *, hierarchical: bool = False, deterministic: bool = False,
                return_depth: bool = False) -> Image.Image | tuple[Image.Image, np.ndarray]:
-        """One view as a PIL RGB image (and the depth map on request); arguments as :meth:`Sem2NeRF.render`."""
+        """One view as a PIL RGB image (and the depth map on request); arguments as :meth:`Sem2NeRF.render`,
+        except ``hierarchical`` (see :meth:`render_options`: one pass of ``2 * samples`` samples by default)."""
         from .model import Sem2NeRF, to_pil
         from .trajectories import Pose
 

@@ -141,15 +141,24 @@ def test_baked_renderer_bakes_once_per_scene_and_style_then_reads_the_grid(tiny_
     assert len(cache._grids) == app.BAKE_CACHE_SIZE
 
 
-def test_baked_and_direct_renders_agree(tiny_model, mask_array, tmp_path):
-    """The baked grid is a faithful stand-in: its view is close to the direct render of the same pose and seed."""
-    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+def test_baked_and_direct_renders_agree(mask_array, tmp_path):
+    """The baked grid is a faithful stand-in: on the bundled model (a real surface; the tiny random model is a
+    near-uniform haze) its view differs from the direct render of the same pose far less than another pose or
+    another style does."""
+    from sem2nerf import DEFAULT_MODEL, Sem2NeRF
+
+    demo = app.build_demo(Sem2NeRF.from_pretrained(DEFAULT_MODEL), "test", workdir=tmp_path)
     scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
     view = _fn(demo, "render")
-    baked = np.asarray(list(view(scene, 15, 0, 12, 48, 8, -1, "colour only", [3], -1, 0.5, app.RENDERERS[0]))[-1][0], float)
-    direct = np.asarray(list(view(scene, 15, 0, 12, 48, 8, -1, "colour only", [3], -1, 0.5, app.RENDERERS[1]))[-1][0], float)
-    other = np.asarray(list(view(scene, 15, 0, 12, 48, 8, 3, "colour only", [3], -1, 0.5, app.RENDERERS[1]))[-1][0], float)
-    assert np.abs(baked - direct).mean() < 0.5 * np.abs(other - direct).mean()
+
+    def shot(yaw, style, renderer):
+        frames = list(view(scene, yaw, 0, 12, 48, 8, style, "colour only", [3], -1, 0.5, app.RENDERERS[renderer]))
+        return np.asarray(frames[-1][0], float)
+
+    direct = shot(15, -1, 1)
+    error = np.abs(shot(15, -1, 0) - direct).mean()
+    assert error < 0.4 * np.abs(shot(-15, -1, 1) - direct).mean()
+    assert error < 0.4 * np.abs(shot(15, 3, 1) - direct).mean()
 
 
 def test_command_line_and_environment(monkeypatch):

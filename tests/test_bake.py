@@ -53,6 +53,25 @@ def test_baked_views_match_direct_renders_of_a_smooth_field(baked_ball):
         assert psnr(direct, baked) >= 30.0
 
 
+def test_default_baked_views_are_one_uniform_pass_as_close_to_the_field_as_the_direct_scheme(baked_ball):
+    """A baked view takes 2n stratified samples in one pass (no importance sampling): it is at least as close to the
+    field's own image (many deterministic samples of the network) as the grid rendered with the direct scheme."""
+    opts = baked_ball.render_options(12)
+    assert (opts.num_samples, opts.hierarchical, opts.lock_view_dependence) == (24, False, True)
+    direct_scheme = baked_ball.render_options(12, hierarchical=True)
+    assert (direct_scheme.num_samples, direct_scheme.hierarchical) == (12, True)
+    truth_opts = RenderOptions(num_samples=400, hierarchical=False, deterministic=True)
+    for yaw, pitch in ((0.0, 0.0), (50.0, -20.0)):
+        pose = [Pose(yaw, pitch, 12.0)]
+        truth = render_image(smooth_ball, camera_to_world(*angles_to_renderer(yaw, pitch))[None], 32, 12.0,
+                             truth_opts).rgb
+        uniform = psnr(baked_ball.render_output(pose, 32, opts)[0].rgb, truth)
+        hierarchical = psnr(baked_ball.render_output(pose, 32, direct_scheme)[0].rgb, truth)
+        assert uniform >= 30.0 and uniform >= hierarchical
+    image = baked_ball.render(yaw=20.0, size=16, samples=6)  # the public call uses the same scheme
+    assert image.size == (16, 16)
+
+
 def test_coarse_to_fine_evaluates_far_fewer_points_and_keeps_the_surface(baked_ball):
     dense, dense_stats = bake_field(smooth_ball, RADIUS, 64, levels=1)
     assert dense_stats.points_evaluated == 65**3
