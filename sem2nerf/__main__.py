@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 MODEL_ENV = "SEM2NERF_MODEL"
+BAKE_ABOVE_VIEWS = 4  # --renderer auto bakes for more views than this (a bake costs about one direct render)
 
 EXAMPLES = """examples:
   python -m sem2nerf render --mask examples/masks/synth01.png --yaw 20 --out view.png   # bundled default model
@@ -81,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--with-mask", action="store_true", help="put the coloured input mask as the first tile of a strip")
     r.add_argument("--depth", default=None, help="also save the depth map of a single view here (PNG, near = bright)")
     r.add_argument("--device", default="auto", help="'auto' (GPU if available), 'cpu', 'cuda', 'cuda:1', ...")
-    r.add_argument("--out", required=True, help="output PNG")
+    r.add_argument("--renderer", choices=["auto", "direct", "baked"], default="auto",
+                   help="direct: the network for every sample; baked: sample the scene once on a grid, then read "
+                   f"every view from it (sem2nerf.bake); auto: baked for more than {BAKE_ABOVE_VIEWS} views")
+    r.add_argument("--fps", type=float, default=12.0, help="frames per second of an .mp4 --out")
+    r.add_argument("--out", required=True, help="output image, e.g. .png (a strip for several views) or, for --views "
+                   "front/orbit, an .mp4 turntable video")
 
     i = sub.add_parser("info", help="print a model's configuration and parameter counts")
     _model_arg(i)
@@ -144,16 +150,28 @@ def cmd_render(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
+    from .errors import Sem2NeRFError
     from .trajectories import front_trajectory, orbit_trajectory, preview_poses
 
+    out = Path(args.out)
+    video = out.suffix.lower() == ".mp4"
+    if video and args.views not in ("front", "orbit"):
+        raise Sem2NeRFError("an .mp4 --out is a turntable video: pass --views front or --views orbit (and --frames)")
+    if not video and Image.registered_extensions().get(out.suffix.lower()) not in Image.SAVE:
+        raise Sem2NeRFError(f"--out must be an image file (.png, .jpg, ...) or an .mp4 video, got {out.name!r}")
+    if args.fps <= 0:
+        raise Sem2NeRFError(f"--fps must be positive, got {args.fps:g}")
     model = _load_model(args.model, _device(args.device))
     scene = model.encode(args.mask, scheme=args.scheme)
     scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2, alpha=args.style_alpha)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     common = {"size": args.size, "samples": args.samples, "seed": args.seed}
     if args.views == "single":
-        image, depth = model.render(scene, args.yaw, args.pitch, args.fov, deterministic=args.deterministic, return_depth=True, **common)
+        renderer = "baked" if args.renderer == "baked" else "direct"
+        source = model.bake(scene, fov=args.fov) if renderer == "baked" else None
+        view = (lambda **kw: source.render(**kw)) if source is not None else (lambda **kw: model.render(scene, **kw))
+        image, depth = view(yaw=args.yaw, pitch=args.pitch, fov=args.fov, deterministic=args.deterministic,
+                            return_depth=True, **common)
         tiles = [image]
         if args.depth:
             near, far = model.ray_start, model.ray_end
@@ -168,7 +186,20 @@ def cmd_render(args: argparse.Namespace) -> int:
         }[args.views]()
         if args.views != "preview" and not poses:
             raise SystemExit("error: --frames must be at least 1")
-        tiles = model.render_views(scene, poses, deterministic=args.deterministic, **common)
+        renderer = args.renderer
+        if renderer == "auto":
+            renderer = "baked" if len(poses) > BAKE_ABOVE_VIEWS else "direct"
+        if renderer == "baked":  # one bake (about one render), then every view from the grid
+            baked = model.bake(scene, fov=max(p.fov for p in poses))
+            tiles = baked.render_views(poses, deterministic=args.deterministic, **common)
+        else:
+            tiles = model.render_views(scene, poses, deterministic=args.deterministic, **common)
+        if video:
+            from .export import write_video
+
+            write_video(tiles, out, fps=args.fps)
+            print(f"wrote {out} ({len(tiles)} frames of {args.size}x{args.size} at {args.fps:g} fps, {renderer} renderer)")
+            return 0
     if args.with_mask or args.views == "preview":
         mask_tile = Image.fromarray(scene.mask.colorize()).resize((args.size, args.size), Image.NEAREST)
         tiles = [mask_tile, *tiles]
@@ -176,7 +207,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     for k, tile in enumerate(tiles):
         strip.paste(tile, (k * args.size, 0))
     strip.save(out)
-    print(f"wrote {out} ({len(tiles)} tile{'s' if len(tiles) > 1 else ''} of {args.size}x{args.size})")
+    print(f"wrote {out} ({len(tiles)} tile{'s' if len(tiles) > 1 else ''} of {args.size}x{args.size}, {renderer} renderer)")
     return 0
 
 
