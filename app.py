@@ -587,11 +587,11 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 pitch = gr.Slider(-30, 30, value=0, step=1, label="Pitch (degrees; - looks from above)")
                 fov = gr.Slider(6, 30, value=default_fov, step=0.5, label="Field of view (degrees)")
                 size = gr.Slider(64, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
-                samples = gr.Slider(4, 48, value=12, step=2, label="Quality (samples per ray, coarse + as many fine)")
+                samples = gr.Slider(4, 48, value=12, step=2, label="Quality (samples per ray: direct, coarse + as many fine; baked, twice as many in one pass)")
                 renderer = gr.Radio(
                     list(RENDERERS), value=RENDERERS[0], elem_id="renderer",
                     label="Renderer (baked grid: the scene is sampled once on a 128-cell grid, then every view, video "
-                    "and mesh reads the grid, over 10x faster; direct: the network for every sample)",
+                    "and mesh reads the grid, about 20x faster per view; direct: the network for every sample)",
                 )
                 with gr.Accordion("Style", open=True):
                     with gr.Row():
