@@ -268,9 +268,31 @@ def test_visible_features_ignore_colours_and_follow_what_a_mask_shows():
         assert not np.array_equal(replace(base, **change).features(visible_only=True), visible), change
 
 
-def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path):
-    """loss.latent_target=params with data.latent_extra: every step also encodes masks of another SynthFaces set
-    (never rendered) and regresses them to the read-out of their parameters; that error falls with training."""
+def test_hidden_parameters_at_their_mean_leave_only_what_a_mask_shows():
+    """features(hidden=mean_hidden_params(...)): two heads that differ only in what no mask shows get the same full
+    vector (the hidden entries at the mean: colours per channel, flags as fractions); visible changes still show."""
+    from dataclasses import replace
+
+    from sem2nerf.synthfaces import HIDDEN_FIELDS, FaceParams, mean_hidden_params
+
+    base = FaceParams()
+    other = replace(base, skin_rgb=(0.3, 0.2, 0.1), hair_rgb=(0.9, 0.9, 0.9), cloth_stripes=True, iris_size=1.3)
+    hidden = mean_hidden_params([base, other])
+    assert set(hidden) == set(HIDDEN_FIELDS)
+    assert hidden["skin_rgb"] == pytest.approx(tuple((a + b) / 2 for a, b in zip(base.skin_rgb, other.skin_rgb)))
+    assert hidden["cloth_stripes"] == pytest.approx(0.5)
+    assert np.array_equal(base.features(hidden=hidden), other.features(hidden=hidden))
+    assert len(base.features(hidden=hidden)) == len(base.features())
+    assert not np.array_equal(replace(base, mouth_open=1.0).features(hidden=hidden), base.features(hidden=hidden))
+    with pytest.raises(ValueError, match="at least one"):
+        mean_hidden_params([])
+
+
+@pytest.mark.parametrize("target", ["params", "params_adjusted"])
+def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path, target):
+    """loss.latent_target=params (or params_adjusted: the read-out fitted on every parameter, read with the hidden
+    ones at their mean) with data.latent_extra: every step also encodes masks of another SynthFaces set (never
+    rendered) and regresses them to the read-out of their parameters; that error falls with training."""
     from sem2nerf.synthfaces import generate_dataset
     from sem2nerf.training import data as data_mod
 
@@ -280,7 +302,7 @@ def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_da
     data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1] if self.n == 2 else [0, 4]
     try:
         train(_config(tmp_path / "out", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1",
-                      "loss.latent_target=params", f"data.latent_extra={extra}", "loss.latent_extra_batch=2", "loss.l2=0",
+                      f"loss.latent_target={target}", f"data.latent_extra={extra}", "loss.latent_extra_batch=2", "loss.l2=0",
                       "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
     finally:
         data_mod.StepBatchSampler.batch_at = original

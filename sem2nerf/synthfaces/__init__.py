@@ -20,7 +20,16 @@ from .dataset import (
     sample_poses,
 )
 from .head import LABELS, SynthHead
-from .params import COLOUR_FIELDS, EDITS, HAIR_STYLES, FaceParams, apply_edit, sample_face_params
+from .params import (
+    COLOUR_FIELDS,
+    EDITS,
+    HAIR_STYLES,
+    HIDDEN_FIELDS,
+    FaceParams,
+    apply_edit,
+    mean_hidden_params,
+    sample_face_params,
+)
 from .render import Light, full_fov, render_views
 
 __all__ = [
@@ -29,6 +38,7 @@ __all__ = [
     "EDITS",
     "GENERATOR_VERSION",
     "HAIR_STYLES",
+    "HIDDEN_FIELDS",
     "LABELS",
     "FaceParams",
     "Light",
@@ -39,6 +49,7 @@ __all__ = [
     "draw_identity",
     "full_fov",
     "generate_dataset",
+    "mean_hidden_params",
     "read_depth",
     "render_identity",
     "render_views",

@@ -8,11 +8,13 @@ triples in [0, 1].
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-__all__ = ["COLOUR_FIELDS", "EDITS", "HAIR_STYLES", "FaceParams", "apply_edit", "sample_face_params"]
+__all__ = ["COLOUR_FIELDS", "EDITS", "HAIR_STYLES", "HIDDEN_FIELDS", "FaceParams", "apply_edit",
+           "mean_hidden_params", "sample_face_params"]
 
 HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")
 
@@ -112,16 +114,19 @@ class FaceParams:
         if self.hair_style not in HAIR_STYLES:
             raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
 
-    def features(self, visible_only: bool = False) -> np.ndarray:
+    def features(self, visible_only: bool = False, hidden: dict | None = None) -> np.ndarray:
         """The parameters as one float vector: numbers as they are, flags as 0/1, the hair style one-hot, colours
         per channel; an accessory's colour (and its variant flag) is 0 when it is absent.
 
         ``visible_only``: only what a semantic mask of the head can show (shapes, hair style, accessories), without
-        the colours, the iris size and the cloth stripes.
+        the colours, the iris size and the cloth stripes. ``hidden``: values for those mask-invisible fields
+        (e.g. :func:`mean_hidden_params`) in the full vector, in place of this head's own.
         """
         values: list[float] = []
         for f in fields(self):
             value = getattr(self, f.name)
+            if hidden is not None and f.name in hidden and (f.name in COLOUR_FIELDS or f.name in _MASK_INVISIBLE):
+                value = hidden[f.name]
             if visible_only and (f.name in COLOUR_FIELDS or f.name in _MASK_INVISIBLE):
                 continue
             gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
@@ -150,6 +155,20 @@ class FaceParams:
 
 # The sRGB-triple fields of FaceParams (skin, hair, ..., the backdrop): what no semantic mask shows.
 COLOUR_FIELDS = tuple(f.name for f in fields(FaceParams) if isinstance(f.default, tuple))
+HIDDEN_FIELDS = (*COLOUR_FIELDS, *sorted(_MASK_INVISIBLE))  # what no semantic mask shows
+
+
+def mean_hidden_params(params: Sequence[FaceParams]) -> dict:
+    """The mean of each mask-invisible field (:data:`HIDDEN_FIELDS`) over heads: colours per channel, numbers
+    as they are, flags as the fraction set (for :meth:`FaceParams.features`' ``hidden``)."""
+    if not params:
+        raise ValueError("mean_hidden_params needs at least one head")
+    out = {}
+    for name in HIDDEN_FIELDS:
+        values = np.asarray([np.asarray(getattr(p, name), dtype=np.float64) for p in params])
+        mean = values.mean(0)
+        out[name] = tuple(float(c) for c in mean) if mean.ndim else float(mean)
+    return out
 
 
 def _jitter_colour(rng: np.random.Generator, rgb, amount: float) -> tuple[float, float, float]:

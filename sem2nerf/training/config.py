@@ -117,7 +117,9 @@ class LossConfig:
     silhouette: float = 0.0  # both stages: rendered opacity vs the mask's foreground at its pose (background rays stay empty)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
     latent_target: str = "identity"  # loss.latent regresses: identity = each identity's code; params = its linear read-out
-                                     # from the identity's mask-visible SynthFaces parameters (the part a mask can tell)
+                                     # from the identity's mask-visible SynthFaces parameters (the part a mask can tell);
+                                     # params_adjusted = the same fitted on every parameter (colours as covariates) and
+                                     # read out with the mask-invisible ones at their mean: far less noise from colours
     latent_extra_batch: int = 16  # masks of data.latent_extra per step (their targets are the params read-out)
     part_weight: float = 0.0  # both stages: pixels of loss.part_labels weigh 1 + part_weight in the L2 (deviation;
                               # 0: the plain mean). Small parts (eyes, mouth) are ~2 % of a frame and the L2 barely sees them
@@ -232,11 +234,11 @@ class TrainConfig:
             raise ConfigError("the generator stage needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0")
         if self.loss.latent > 0 and self.stage != "encoder":
             raise ConfigError("loss.latent is an encoder-stage loss (it regresses the codes of the generator stage's identities)")
-        if self.loss.latent_target not in ("identity", "params"):
-            raise ConfigError(f"loss.latent_target must be identity or params, got {self.loss.latent_target!r}")
-        if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target != "params"):
+        if self.loss.latent_target not in ("identity", "params", "params_adjusted"):
+            raise ConfigError(f"loss.latent_target must be identity, params or params_adjusted, got {self.loss.latent_target!r}")
+        if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target == "identity"):
             raise ConfigError("data.latent_extra feeds loss.latent with read-out targets: it needs loss.latent > 0 and "
-                              "loss.latent_target=params (other identities have no code of their own)")
+                              "loss.latent_target=params or params_adjusted (other identities have no code of their own)")
         if self.train.latent_warmup_steps < 0:
             raise ConfigError(f"train.latent_warmup_steps must be >= 0, got {self.train.latent_warmup_steps}")
         if self.train.latent_warmup_steps > 0 and (self.stage != "encoder" or self.loss.latent <= 0):

@@ -145,10 +145,8 @@ class MaskImageDataset(Dataset):
                 raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
             self._face_params = {k: table[name]["params"] for k, name in enumerate(names)}
 
-    def identity_features(self, visible_only: bool = False, standardise: bool = True) -> torch.Tensor:
-        """SynthFaces identities' parameters as features ``(num_identities, F)``, each standardised over the
-        identities (mean 0, std 1; constant features 0) unless ``standardise`` is false; ``visible_only`` keeps what a
-        mask can show. See :meth:`~sem2nerf.synthfaces.FaceParams.features`."""
+    def identity_params(self) -> list:
+        """Each identity's SynthFaces parameters (:class:`~sem2nerf.synthfaces.FaceParams`), by identity index."""
         from ..synthfaces import FaceParams
 
         params_file = self.root / "identity_params.json"
@@ -161,8 +159,13 @@ class MaskImageDataset(Dataset):
         missing = [name for name in self.identity_names if name not in table]
         if missing:
             raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
-        feats = torch.from_numpy(np.stack([FaceParams.from_dict(table[name]["params"]).features(visible_only)
-                                           for name in self.identity_names]))
+        return [FaceParams.from_dict(table[name]["params"]) for name in self.identity_names]
+
+    def identity_features(self, visible_only: bool = False, standardise: bool = True, hidden: dict | None = None) -> torch.Tensor:
+        """SynthFaces identities' parameters as features ``(num_identities, F)``, each standardised over the
+        identities (mean 0, std 1; constant features 0) unless ``standardise`` is false; ``visible_only`` keeps what a
+        mask can show, ``hidden`` replaces what it cannot. See :meth:`~sem2nerf.synthfaces.FaceParams.features`."""
+        feats = torch.from_numpy(np.stack([p.features(visible_only, hidden) for p in self.identity_params()]))
         if not standardise:
             return feats
         std = feats.std(0) if feats.shape[0] > 1 else torch.zeros(feats.shape[1])

@@ -357,14 +357,21 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         gan_weight = cfg_loss.gan
         if cfg_loss.latent > 0:
             code_targets, code_scale = identity_code_targets(config.decoder, model.decoder, train_set)
-            if cfg_loss.latent_target == "params":  # what the masks can tell: the read-out from visible parameters
-                features = train_set.identity_features(visible_only=True, standardise=False)
+            if cfg_loss.latent_target != "identity":  # what the masks can tell: a read-out from visible parameters
                 trained = torch.tensor(sorted(set(train_set.identity)))
-                readout = fit_code_readout(features[trained], code_targets[trained])
-                code_targets = readout(features)
+                if cfg_loss.latent_target == "params":  # fitted on the visible parameters alone
+                    targets_of = lambda ds: ds.identity_features(visible_only=True, standardise=False)
+                    readout = fit_code_readout(targets_of(train_set)[trained], code_targets[trained])
+                else:  # params_adjusted: fitted on every parameter, read out with the hidden ones at their mean
+                    from ..synthfaces import mean_hidden_params
+
+                    hidden = mean_hidden_params([train_set.identity_params()[k] for k in trained.tolist()])
+                    readout = fit_code_readout(train_set.identity_features(standardise=False)[trained], code_targets[trained])
+                    targets_of = lambda ds: ds.identity_features(standardise=False, hidden=hidden)
+                code_targets = readout(targets_of(train_set))
                 if config.data.latent_extra:
                     extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
-                    extra_targets = readout(extra_set.identity_features(visible_only=True, standardise=False)).to(device)
+                    extra_targets = readout(targets_of(extra_set)).to(device)
             code_targets, code_scale = code_targets.to(device), code_scale.to(device)
     else:
         n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
