@@ -253,6 +253,40 @@ def test_code_readout_recovers_a_linear_map_and_drops_what_the_features_cannot_e
     assert explained.mean(0).sub(noise[:300].mean(0)).abs().max() < 0.2
 
 
+def test_code_readout_maps_code_errors_back_to_the_features_that_explain_them():
+    """CodeReadout.feature_error_map: the code change of one standardised feature moved by one unit maps back to
+    that unit change (and not to other features), for a feature with a 30x smaller effect on the codes too; so in
+    loss.latent_params that feature's error costs as much as a large one's."""
+    from sem2nerf.training.trainer import _code_loss, fit_code_readout
+
+    gen = torch.Generator().manual_seed(1)
+    feats = torch.randn(500, 5, generator=gen)
+    mix = torch.randn(5, 40, generator=gen)
+    mix[4] *= 1.0 / 30  # a feature the codes barely depend on
+    readout = fit_code_readout(feats, feats @ mix + 0.01 * torch.randn(500, 40, generator=gen), ridge=1e-4)
+    scale = torch.full((40,), 2.0)
+    fmap = readout.feature_error_map(scale, rel_ridge=1e-5)
+    assert fmap.shape == (40, 5)
+    base = feats[:1]
+    std = feats.std(0)
+    for k in range(5):
+        moved = base.clone()
+        moved[0, k] += std[k]  # one standard deviation of feature k
+        back = ((readout(moved) - readout(base)) / scale) @ fmap
+        expected = torch.zeros(5)
+        expected[k] = 1.0
+        assert torch.allclose(back[0], expected, atol=0.05), (k, back)
+    small, large = (((readout(m) - readout(base)) / scale) for m in (base + torch.eye(5)[4] * std[4], base + torch.eye(5)[0] * std[0]))
+    assert small.norm() < 0.1 * large.norm(), "the small feature moves the codes far less..."
+    zeros = torch.zeros(1, 20)
+    delta = (readout(base + torch.eye(5)[4] * std[4]) - readout(base)).float()  # a code off by feature 4's change
+    model = type("M", (), {"latent_avg_freq": zeros, "latent_avg_phase": zeros})()
+    target = readout(base).float()
+    plain = _code_loss(model, target[:, :20] + delta[:, :20], target[:, 20:] + delta[:, 20:], target, scale)
+    weighted = _code_loss(model, target[:, :20] + delta[:, :20], target[:, 20:] + delta[:, 20:], target, scale, fmap, 1.0)
+    assert abs(float(weighted - plain) - 1.0 / 5) < 0.02, "...but costs a full unit in loss.latent_params (mean over 5)"
+
+
 def test_visible_features_ignore_colours_and_follow_what_a_mask_shows():
     from dataclasses import replace
 
@@ -288,11 +322,13 @@ def test_hidden_parameters_at_their_mean_leave_only_what_a_mask_shows():
         mean_hidden_params([])
 
 
-@pytest.mark.parametrize("target", ["params", "params_adjusted"])
-def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path, target):
+@pytest.mark.parametrize(("target", "latent_params"), [("params", 0.0), ("params_adjusted", 0.0), ("params_adjusted", 0.3)])
+def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path, target,
+                                                                         latent_params):
     """loss.latent_target=params (or params_adjusted: the read-out fitted on every parameter, read with the hidden
-    ones at their mean) with data.latent_extra: every step also encodes masks of another SynthFaces set (never
-    rendered) and regresses them to the read-out of their parameters; that error falls with training."""
+    ones at their mean; with loss.latent_params the error also counted in the read-out's parameters) with
+    data.latent_extra: every step also encodes masks of another SynthFaces set (never rendered) and regresses them
+    to the read-out of their parameters; that error falls with training."""
     from sem2nerf.synthfaces import generate_dataset
     from sem2nerf.training import data as data_mod
 
@@ -302,7 +338,8 @@ def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_da
     data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1] if self.n == 2 else [0, 4]
     try:
         train(_config(tmp_path / "out", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1",
-                      f"loss.latent_target={target}", f"data.latent_extra={extra}", "loss.latent_extra_batch=2", "loss.l2=0",
+                      f"loss.latent_target={target}", f"loss.latent_params={latent_params}", f"data.latent_extra={extra}",
+                      "loss.latent_extra_batch=2", "loss.l2=0",
                       "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
     finally:
         data_mod.StepBatchSampler.batch_at = original
@@ -332,6 +369,10 @@ def test_latent_target_options_are_checked(tiny_data, tmp_path):
         _config(tmp_path, tiny_data, "loss.latent=1", f"data.latent_extra={tiny_data}")
     with pytest.raises(ConfigError, match="latent_warmup_steps"):
         _config(tmp_path, tiny_data, "train.latent_warmup_steps=5")  # loss.latent is 0
+    with pytest.raises(ConfigError, match="latent_params maps"):
+        _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_params=0.3")  # the identity target has no read-out
+    with pytest.raises(ConfigError, match="latent_params must be"):
+        _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=params", "loss.latent_params=-1")
     with pytest.raises(ConfigError, match="latent_extra_batch"):
         _config(tmp_path, tiny_data, "loss.latent=1", "loss.latent_target=params", f"data.latent_extra={tiny_data}",
                 "loss.latent_extra_batch=0")

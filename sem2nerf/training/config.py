@@ -120,6 +120,9 @@ class LossConfig:
                                      # from the identity's mask-visible SynthFaces parameters (the part a mask can tell);
                                      # params_adjusted = the same fitted on every parameter (colours as covariates) and
                                      # read out with the mask-invisible ones at their mean: far less noise from colours
+    latent_params: float = 0.0  # encoder stage, latent_target params/params_adjusted: loss.latent also weighs, this many
+                                # times, the code error mapped back to the read-out's standardised parameters, so a
+                                # small part's parameter (eye size) counts as much as hair length (0: the code error only)
     latent_extra_batch: int = 16  # masks of data.latent_extra per step (their targets are the params read-out)
     part_weight: float = 0.0  # both stages: pixels of loss.part_labels weigh 1 + part_weight in the L2 (deviation;
                               # 0: the plain mean). Small parts (eyes, mouth) are ~2 % of a frame and the L2 barely sees them
@@ -139,6 +142,7 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("train", "latent_warmup_steps"): 0,
     ("loss", "part_weight"): 0.0,
     ("loss", "part_labels"): None,
+    ("loss", "latent_params"): 0.0,
 }
 
 
@@ -239,6 +243,11 @@ class TrainConfig:
         if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target == "identity"):
             raise ConfigError("data.latent_extra feeds loss.latent with read-out targets: it needs loss.latent > 0 and "
                               "loss.latent_target=params or params_adjusted (other identities have no code of their own)")
+        if self.loss.latent_params < 0:
+            raise ConfigError(f"loss.latent_params must be >= 0, got {self.loss.latent_params}")
+        if self.loss.latent_params > 0 and (self.loss.latent <= 0 or self.loss.latent_target == "identity"):
+            raise ConfigError("loss.latent_params maps code errors to the read-out's parameters: it needs loss.latent > 0 and "
+                              "loss.latent_target=params or params_adjusted")
         if self.train.latent_warmup_steps < 0:
             raise ConfigError(f"train.latent_warmup_steps must be >= 0, got {self.train.latent_warmup_steps}")
         if self.train.latent_warmup_steps > 0 and (self.stage != "encoder" or self.loss.latent <= 0):

@@ -156,26 +156,47 @@ def geometry_loss(at_points: torch.Tensor, rgb: torch.Tensor, sigma: torch.Tenso
     return density + colour
 
 
-def fit_code_readout(features: torch.Tensor, codes: torch.Tensor, ridge: float = 1e-2):
+class CodeReadout:
+    """A linear read-out ``features (M, F) -> codes (M, D)`` (call it), fitted by :func:`fit_code_readout`, and the
+    map of code errors back to its standardised features (:meth:`feature_error_map`)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, keep: torch.Tensor, weights: torch.Tensor,
+                 code_mean: torch.Tensor, dtype: torch.dtype) -> None:
+        self.mean, self.std, self.keep, self.weights, self.code_mean, self.dtype = mean, std, keep, weights, code_mean, dtype
+
+    def standardise(self, features: torch.Tensor) -> torch.Tensor:
+        """``(M, F)`` features standardised as in the fit, constant features dropped: ``(M, K)``."""
+        return (features.double()[:, self.keep] - self.mean[self.keep]) / self.std[self.keep]
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return (self.standardise(features) @ self.weights + self.code_mean).to(self.dtype)
+
+    def feature_error_map(self, scale: torch.Tensor, rel_ridge: float = 1e-2) -> torch.Tensor:
+        """``(D, K)``: maps a code error divided by ``scale`` ``(D,)`` to the standardised features that would explain
+        it (a ridge-regularised inverse of the read-out, ridge ``rel_ridge`` x the mean eigenvalue, so a feature the
+        codes barely depend on is amplified at most ~``rel_ridge ** -0.5`` times more than an average one). A unit
+        error in any feature then costs the same, however small its effect on the codes (eye size as much as hair
+        length)."""
+        w = self.weights / scale.double()  # (K, D) in the scaled code space
+        gram = w @ w.T
+        ridge = rel_ridge * float(torch.diagonal(gram).mean())
+        inverse = torch.linalg.solve(gram + ridge * torch.eye(len(gram), dtype=gram.dtype), w)  # (K, D)
+        return inverse.T.to(self.dtype)
+
+
+def fit_code_readout(features: torch.Tensor, codes: torch.Tensor, ridge: float = 1e-2) -> CodeReadout:
     """Linear least-squares read-out ``features (N, F) -> codes (N, D)`` (ridge ``ridge * N`` on the standardised
-    features; constant features are dropped): the part of each code that the features explain. Returns a function
-    that maps any ``(M, F)`` features to ``(M, D)`` codes."""
+    features; constant features are dropped): the part of each code that the features explain. Returns a
+    :class:`CodeReadout`, a function that maps any ``(M, F)`` features to ``(M, D)`` codes."""
     feats = features.double()
     mean, std = feats.mean(0), feats.std(0) if len(feats) > 1 else torch.zeros(feats.shape[1], dtype=feats.dtype)
     keep = std > 1e-6
-
-    def standardise(f: torch.Tensor) -> torch.Tensor:
-        return (f.double()[:, keep] - mean[keep]) / std[keep]
-
-    x, y = standardise(feats), codes.double()
+    x = (feats[:, keep] - mean[keep]) / std[keep]
+    y = codes.double()
     y_mean = y.mean(0)
     gram = x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
     weights = torch.linalg.solve(gram, x.T @ (y - y_mean))
-
-    def readout(f: torch.Tensor) -> torch.Tensor:
-        return (standardise(f) @ weights + y_mean).to(codes.dtype)
-
-    return readout
+    return CodeReadout(mean, std, keep, weights, y_mean, codes.dtype)
 
 
 def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -351,6 +372,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     full_size = config.data.image_size
 
     extra_set = None  # data.latent_extra: masks for loss.latent only
+    feature_map = None  # loss.latent_params: code errors -> read-out features
     if config.stage == "encoder":
         module = EncoderStage(model, opts, full_size)
         groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
@@ -369,6 +391,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     readout = fit_code_readout(train_set.identity_features(standardise=False)[trained], code_targets[trained])
                     targets_of = lambda ds: ds.identity_features(standardise=False, hidden=hidden)
                 code_targets = readout(targets_of(train_set))
+                if cfg_loss.latent_params > 0:
+                    feature_map = readout.feature_error_map(code_scale).to(device)
                 if config.data.latent_extra:
                     extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
                     extra_targets = readout(targets_of(extra_set)).to(device)
@@ -467,7 +491,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                         fake, opacity, delta_f, delta_p = module(batch["x"].to(device), cams, pattern, gen, extra_x)
                     if extra is not None:  # the extra masks' codes are only regressed, never rendered
                         target = extra_targets[extra["identity"].to(device)]
-                        losses["latent_extra"] = cfg_loss.latent * _code_loss(raw.model, delta_f[b:], delta_p[b:], target, code_scale)
+                        losses["latent_extra"] = cfg_loss.latent * _code_loss(raw.model, delta_f[b:], delta_p[b:], target, code_scale,
+                                                                              feature_map, cfg_loss.latent_params)
                         delta_f, delta_p = delta_f[:b], delta_p[:b]
                     fake = fake.float() if fake is not None else None
                     if fake is not None and not random_step:
@@ -480,7 +505,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                         losses["w_norm"] = cfg_loss.w_norm * w_norm(delta_f, delta_p, raw.model.decoder.num_film_layers)
                     if cfg_loss.latent > 0:  # the mask's identity code from the generator stage (any pose)
                         target = code_targets[batch["identity"].to(device)]
-                        losses["latent"] = cfg_loss.latent * _code_loss(raw.model, delta_f, delta_p, target, code_scale)
+                        losses["latent"] = cfg_loss.latent * _code_loss(raw.model, delta_f, delta_p, target, code_scale,
+                                                                        feature_map, cfg_loss.latent_params)
                     adv_fake = fake
                 else:
                     ids = batch["identity"].to(device) if raw.latents is not None else None
@@ -692,11 +718,17 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
 
 
 def _code_loss(model: Sem2NeRF, delta_f: torch.Tensor, delta_p: torch.Tensor, target: torch.Tensor,
-               scale: torch.Tensor) -> torch.Tensor:
+               scale: torch.Tensor, feature_map: torch.Tensor | None = None, feature_weight: float = 0.0) -> torch.Tensor:
     """``loss.latent`` before its weight: mean squared error of the codes (deltas plus the latent average) against
-    ``target`` ``(B, 2 * code_dim)``, each dimension divided by ``scale``."""
+    ``target`` ``(B, 2 * code_dim)``, each dimension divided by ``scale``; with ``feature_map`` (``(D, K)``, see
+    :meth:`CodeReadout.feature_error_map`) plus ``feature_weight`` x the mean squared error of the read-out features
+    that the code error amounts to (``loss.latent_params``)."""
     code = torch.cat((delta_f + model.latent_avg_freq, delta_p + model.latent_avg_phase), 1)
-    return ((code.float() - target) / scale).pow(2).mean()
+    error = (code.float() - target) / scale
+    loss = error.pow(2).mean()
+    if feature_map is not None and feature_weight > 0:
+        loss = loss + feature_weight * (error @ feature_map).pow(2).mean()
+    return loss
 
 
 def _l2_loss(fake: torch.Tensor, real: torch.Tensor, batch: dict, pattern: torch.Tensor, part_weight: float) -> torch.Tensor:
