@@ -53,11 +53,13 @@ procedural 3D heads that `python -m sem2nerf synth` generates with the CelebAMas
 identity and camera poses. The generator stage pre-trained the small pi-GAN decoder on those heads: multi-view
 reconstruction through per-identity latents that start at a projection of each head's parameters
 (`optim.latent_init=params`), the heads' own 3D density and colour (`loss.geometry`, also in the empty space around
-the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`). The encoder stage then trained
+the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
+brows, mouth, lips, glasses) weighing 11 x in the L2 (`loss.part_weight=10`, also in the encoder stage). The encoder stage then trained
 the region-aware Swin encoder against that frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
 random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
-generator-stage code from its mask-visible SynthFaces parameters (`loss.latent_target=params`: shapes, hair style,
-accessories, not the colours no mask shows), also for 2,700 extra SynthFaces masks (`data.latent_extra`), and for
+generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
+other mask-invisible ones at their mean (`loss.latent_target=params_adjusted`), its error also counted in those
+parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks (`data.latent_extra`), and for
 the first 2,500 of its 4,000 steps that regression alone (`train.latent_warmup_steps`). The deviations are marked
 in the configs (no LPIPS offline, smaller sizes, far fewer steps).
 
