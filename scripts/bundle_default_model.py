@@ -11,7 +11,7 @@ The recipe of the bundled default (README, "The bundled default model")::
 
     python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0
     python train_accelerate.py --config configs/synthfaces_generator.yaml
-    python -m sem2nerf synth --out data/synthfaces_extra --identities 3000 --views 1 --size 80 --seed 1
+    python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
         --json runs/eval_default.json --sheet docs/results_synthfaces.png
@@ -40,7 +40,7 @@ SIZE_LIMIT = 25 * 2**20
 RECIPE = (
     "python -m sem2nerf synth --out data/synthfaces_default --identities 400 --views 8 --size 80 --seed 0",
     "python train_accelerate.py --config configs/synthfaces_generator.yaml",
-    "python -m sem2nerf synth --out data/synthfaces_extra --identities 3000 --views 1 --size 80 --seed 1",
+    "python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1",
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
     "--json runs/eval_default.json --sheet docs/results_synthfaces.png"),
@@ -59,7 +59,7 @@ the region-aware Swin encoder against that frozen decoder as the paper's stage (
 random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
 other mask-invisible ones at their mean (`loss.latent_target=params_adjusted`), its error also counted in those
-parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks (`data.latent_extra`), and for
+parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`data.latent_extra`), and for
 the first 2,500 of its 4,000 steps that regression alone (`train.latent_warmup_steps`). The deviations are marked
 in the configs (no LPIPS offline, smaller sizes, far fewer steps).
 
