@@ -125,10 +125,11 @@ class FaceParams:
         values: list[float] = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if hidden is not None and f.name in hidden and (f.name in COLOUR_FIELDS or f.name in _MASK_INVISIBLE):
-                value = hidden[f.name]
-            if visible_only and (f.name in COLOUR_FIELDS or f.name in _MASK_INVISIBLE):
-                continue
+            if f.name in HIDDEN_FIELDS:
+                if visible_only:
+                    continue
+                if hidden is not None and f.name in hidden:
+                    value = hidden[f.name]
             gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
             if f.name == "hair_style":
                 values += [float(value == style) for style in HAIR_STYLES]

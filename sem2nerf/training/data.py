@@ -129,7 +129,7 @@ class MaskImageDataset(Dataset):
             self.num_identities = len(ids)
         self.identity = [identity_of.get(i, n) if self.has_identities else n for n, i in enumerate(ids)]
         self.geometry_points, self.geometry_reach = geometry_points, geometry_reach
-        self._face_params: dict[int, dict] = {}
+        self._params: list | None = None  # FaceParams per identity, read on first use (identity_params)
         self._heads: dict[int, object] = {}  # SynthHead per identity
         self._geometry_cache: dict[int, dict] = {}  # item index -> its (deterministic) 3D targets
         if geometry_points > 0:
@@ -139,27 +139,26 @@ class MaskImageDataset(Dataset):
                     f"loss.geometry > 0 needs a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
                     "make one with `python -m sem2nerf synth`, or set loss.geometry=0"
                 )
-            table = json.loads(params_file.read_text())
-            missing = [name for name in names if name not in table]
-            if missing:
-                raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
-            self._face_params = {k: table[name]["params"] for k, name in enumerate(names)}
+            self.identity_params()  # read and checked now, not in a worker
 
     def identity_params(self) -> list:
-        """Each identity's SynthFaces parameters (:class:`~sem2nerf.synthfaces.FaceParams`), by identity index."""
-        from ..synthfaces import FaceParams
+        """Each identity's SynthFaces parameters (:class:`~sem2nerf.synthfaces.FaceParams`), by identity index (read
+        from ``identity_params.json`` once)."""
+        if self._params is None:
+            from ..synthfaces import FaceParams
 
-        params_file = self.root / "identity_params.json"
-        if self.identity_names is None or not params_file.is_file():
-            raise ConfigError(
-                f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
-                "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent_target=params use them)"
-            )
-        table = json.loads(params_file.read_text())
-        missing = [name for name in self.identity_names if name not in table]
-        if missing:
-            raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
-        return [FaceParams.from_dict(table[name]["params"]) for name in self.identity_names]
+            params_file = self.root / "identity_params.json"
+            if self.identity_names is None or not params_file.is_file():
+                raise ConfigError(
+                    f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
+                    "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent_target=params use them)"
+                )
+            table = json.loads(params_file.read_text())
+            missing = [name for name in self.identity_names if name not in table]
+            if missing:
+                raise ConfigError(f"identity_params.json in {self.root} lacks {len(missing)} identities (first: {missing[:3]})")
+            self._params = [FaceParams.from_dict(table[name]["params"]) for name in self.identity_names]
+        return list(self._params)
 
     def identity_features(self, visible_only: bool = False, standardise: bool = True, hidden: dict | None = None) -> torch.Tensor:
         """SynthFaces identities' parameters as features ``(num_identities, F)``, each standardised over the
@@ -205,7 +204,7 @@ class MaskImageDataset(Dataset):
         return torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)[None]
 
     def _geometry(self, index: int) -> dict:
-        from ..synthfaces import FaceParams, SynthHead
+        from ..synthfaces import SynthHead
         from ..synthfaces.render import head_bounds
         from ..synthfaces.targets import field_targets, sample_points
 
@@ -215,7 +214,7 @@ class MaskImageDataset(Dataset):
         k = self.identity[index]
         head = self._heads.get(k)
         if head is None:
-            head = self._heads[k] = SynthHead(FaceParams.from_dict(self._face_params[k]), head_bounds())
+            head = self._heads[k] = SynthHead(self.identity_params()[k], head_bounds())
         with torch.no_grad():
             points = sample_points(head, self.geometry_points, torch.Generator().manual_seed(1_000_003 * index + 17),
                                    self.geometry_reach)

@@ -169,6 +169,7 @@ class CodeReadout:
         return (features.double()[:, self.keep] - self.mean[self.keep]) / self.std[self.keep]
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        """``(M, F)`` features -> ``(M, D)`` codes."""
         return (self.standardise(features) @ self.weights + self.code_mean).to(self.dtype)
 
     def feature_error_map(self, scale: torch.Tensor, rel_ridge: float = 1e-2) -> torch.Tensor:
@@ -381,15 +382,17 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
             code_targets, code_scale = identity_code_targets(config.decoder, model.decoder, train_set)
             if cfg_loss.latent_target != "identity":  # what the masks can tell: a read-out from visible parameters
                 trained = torch.tensor(sorted(set(train_set.identity)))
-                if cfg_loss.latent_target == "params":  # fitted on the visible parameters alone
+                if cfg_loss.latent_target == "params":  # fitted on, and read from, the visible parameters alone
                     targets_of = lambda ds: ds.identity_features(visible_only=True, standardise=False)
-                    readout = fit_code_readout(targets_of(train_set)[trained], code_targets[trained])
+                    fit_features = targets_of(train_set)
                 else:  # params_adjusted: fitted on every parameter, read out with the hidden ones at their mean
                     from ..synthfaces import mean_hidden_params
 
-                    hidden = mean_hidden_params([train_set.identity_params()[k] for k in trained.tolist()])
-                    readout = fit_code_readout(train_set.identity_features(standardise=False)[trained], code_targets[trained])
+                    params = train_set.identity_params()
+                    hidden = mean_hidden_params([params[k] for k in trained.tolist()])
                     targets_of = lambda ds: ds.identity_features(standardise=False, hidden=hidden)
+                    fit_features = train_set.identity_features(standardise=False)
+                readout = fit_code_readout(fit_features[trained], code_targets[trained])
                 code_targets = readout(targets_of(train_set))
                 if cfg_loss.latent_params > 0:
                     feature_map = readout.feature_error_map(code_scale).to(device)
@@ -726,7 +729,7 @@ def _code_loss(model: Sem2NeRF, delta_f: torch.Tensor, delta_p: torch.Tensor, ta
     code = torch.cat((delta_f + model.latent_avg_freq, delta_p + model.latent_avg_phase), 1)
     error = (code.float() - target) / scale
     loss = error.pow(2).mean()
-    if feature_map is not None and feature_weight > 0:
+    if feature_map is not None:
         loss = loss + feature_weight * (error @ feature_map).pow(2).mean()
     return loss
 
