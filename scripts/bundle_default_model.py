@@ -55,7 +55,9 @@ reconstruction through per-identity latents that start at a projection of each h
 (`optim.latent_init=params`), the heads' own 3D density and colour (`loss.geometry`, also in the empty space around
 the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
 brows, mouth, lips, glasses) weighing 11 x in the L2 (`loss.part_weight=10`, also in the encoder stage). The encoder stage then trained
-the region-aware Swin encoder against that frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
+the region-aware Swin encoder, with a linear region head on each class's area, centroid and spread
+(`model.encoder_region_stats`, fitted by least squares to the code targets before the first step), against that
+frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
 random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
 other mask-invisible ones at their mean (`loss.latent_target=params_adjusted`), its error also counted in those

@@ -4,6 +4,13 @@ The official encoder is Swin-T (official-sem2nerf.md 4.1); any size works (the C
 uses a small one). The head is zero-initialised, so a fresh encoder plus the stored latent
 average reproduces the average pi-GAN code exactly. State-dict keys are timm's; the official Swin
 v1 layout converts with ``timm.models.swin_transformer.checkpoint_filter_fn``.
+
+Optionally (``region_classes > 0``; deviation, off for the official models) a linear *region head*
+adds to the code a map of each class's area, centroid and spread (:func:`region_statistics`).
+A small Swin trained for a few thousand CPU steps learns the big parts of a mask (hair, glasses,
+head outline) but leaves the small ones (eye openings, an open mouth) at the average: on
+SynthFaces its codes followed eye size and mouth opening with a gain near 0, while a linear map
+of these statistics predicts them with R^2 0.77 and 0.99 on held-out masks.
 """
 
 from __future__ import annotations
@@ -13,7 +20,30 @@ from collections.abc import Sequence
 import torch
 from timm.models.swin_transformer import SwinTransformer
 
-__all__ = ["SwinEncoder"]
+__all__ = ["REGION_STATS_PER_CLASS", "SwinEncoder", "region_statistics"]
+
+REGION_STATS_PER_CLASS = 5  # area fraction, centroid x and y, spread x and y
+
+
+def region_statistics(maps: torch.Tensor) -> torch.Tensor:
+    """Per-class shape statistics of ``(B, C, H, W)`` class maps (one-hot or soft): ``(B, 5 C)``, the area
+    fractions of the C classes, then their centroids x, then y, then their spreads (standard deviations) in x,
+    then in y, in image coordinates from -1 (left/top) to 1 (right/bottom). A class absent from an image has
+    centroid and spread 0."""
+    if maps.ndim != 4:
+        raise ValueError(f"region_statistics expects (B, C, H, W) class maps, got shape {tuple(maps.shape)}")
+    maps = maps.float()
+    h, w = maps.shape[-2:]
+    ys = torch.linspace(-1.0, 1.0, h, device=maps.device).view(1, 1, h, 1)
+    xs = torch.linspace(-1.0, 1.0, w, device=maps.device).view(1, 1, 1, w)
+    mass = maps.sum((2, 3))
+    denom = mass.clamp_min(1e-6)
+    cx, cy = (maps * xs).sum((2, 3)) / denom, (maps * ys).sum((2, 3)) / denom
+    var_x = (maps * (xs - cx[..., None, None]).pow(2)).sum((2, 3)) / denom
+    var_y = (maps * (ys - cy[..., None, None]).pow(2)).sum((2, 3)) / denom
+    present = (mass > 0).to(maps.dtype)
+    spread_x, spread_y = var_x.clamp_min(0).add(1e-12).sqrt() * present, var_y.clamp_min(0).add(1e-12).sqrt() * present
+    return torch.cat((mass / (h * w), cx * present, cy * present, spread_x, spread_y), 1)
 
 
 class SwinEncoder(SwinTransformer):
@@ -36,6 +66,7 @@ class SwinEncoder(SwinTransformer):
         num_heads: Sequence[int] = (3, 6, 12, 24),
         window_size: int = 7,
         drop_path_rate: float = 0.2,
+        region_classes: int = 0,
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -51,8 +82,27 @@ class SwinEncoder(SwinTransformer):
         self.code_dim = code_dim
         torch.nn.init.zeros_(self.head.fc.weight)
         torch.nn.init.zeros_(self.head.fc.bias)
+        if not 0 <= region_classes <= in_chans:
+            raise ValueError(f"region_classes must be between 0 and in_chans={in_chans}, got {region_classes}")
+        self.region_classes = int(region_classes)
+        self.region_head: torch.nn.Linear | None = None
+        if self.region_classes:
+            width = REGION_STATS_PER_CLASS * self.region_classes
+            self.region_head = torch.nn.Linear(width, 2 * code_dim)
+            torch.nn.init.zeros_(self.region_head.weight)
+            torch.nn.init.zeros_(self.region_head.bias)
+            self.register_buffer("region_mean", torch.zeros(width))
+            self.register_buffer("region_std", torch.ones(width))
+
+    def region_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The region head's input for encoder input ``x``: standardised :func:`region_statistics` ``(B, 5 N)``."""
+        if self.region_head is None:
+            raise RuntimeError("this encoder has no region head (region_classes=0)")
+        return (region_statistics(x[:, : self.region_classes]) - self.region_mean) / self.region_std
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder input -> raw ``(frequencies, phase_shifts)``, each ``(B, code_dim)``, without the latent average."""
         out = self.forward(x)
+        if self.region_head is not None:
+            out = out + self.region_head(self.region_features(x)).to(out.dtype)
         return out[:, : self.code_dim], out[:, self.code_dim :]

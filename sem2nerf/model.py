@@ -155,6 +155,8 @@ class Sem2NeRF(
         fov, ray_start, ray_end: camera defaults (``None``: the domain's).
         latent_avg_samples, latent_avg_seed: the seeded sample used to initialise the latent average.
         contour_skip: ``"background"`` (ours) or ``"smallest"`` (the official quirk), see :func:`contour_map`.
+        encoder_region_stats: add the encoder's linear region head on each input class's area, centroid and
+            spread (deviation, for small CPU encoders; see :class:`~sem2nerf.encoder.SwinEncoder`).
     """
 
     def __init__(
@@ -180,6 +182,7 @@ class Sem2NeRF(
         latent_avg_samples: int = 10000,
         latent_avg_seed: int = 0,
         contour_skip: str = "background",
+        encoder_region_stats: bool = False,
     ) -> None:
         super().__init__()
         self.domain: Domain = get_domain(domain)
@@ -207,6 +210,7 @@ class Sem2NeRF(
             num_heads=encoder_num_heads,
             window_size=encoder_window_size,
             drop_path_rate=encoder_drop_path_rate,
+            region_classes=get_label_scheme(self.domain.input_scheme).num_classes if encoder_region_stats else 0,
         )
         if _WEIGHTS_FOLLOW.get():  # strict loading overwrites these buffers right away
             avg_freq, avg_phase = torch.zeros(1, self.decoder.code_dim), torch.zeros(1, self.decoder.code_dim)

@@ -128,3 +128,52 @@ def test_trajectories():
     views = preview_poses("celebamask_hq")
     assert [round(p.yaw, 2) for p in views] == [25.78, 14.32, 0.0, -14.32, -25.78]
     assert all(isinstance(p, Pose) and p.fov == 12.0 for p in views)
+
+
+def test_region_statistics_of_known_shapes():
+    """Area fraction, centroid and spread of a rectangle in [-1, 1] image coordinates; an absent class is all 0."""
+    from sem2nerf.encoder import region_statistics
+
+    maps = torch.zeros(1, 2, 41, 81)
+    maps[0, 0, 10:31, 0:41] = 1.0  # rows 10..30 (y -0.5..0.5), columns 0..40 (x -1..0)
+    stats = region_statistics(maps)[0].view(5, 2)  # (area, cx, cy, sx, sy) x classes
+    area, cx, cy, sx, sy = stats[:, 0]
+    assert float(area) == pytest.approx(21 * 41 / (41 * 81))
+    assert float(cx) == pytest.approx(-0.5, abs=1e-6) and float(cy) == pytest.approx(0.0, abs=1e-6)
+    xs, ys = torch.linspace(-1, 1, 81)[:41], torch.linspace(-1, 1, 41)[10:31]
+    assert float(sx) == pytest.approx(float(xs.std(unbiased=False)), rel=1e-5)
+    assert float(sy) == pytest.approx(float(ys.std(unbiased=False)), rel=1e-5)
+    assert torch.equal(stats[:, 1], torch.zeros(5)), "an absent class has area, centroid and spread 0"
+    taller = maps.clone()
+    taller[0, 0, 5:36, 0:41] = 1.0
+    assert float(region_statistics(taller)[0, 8]) > float(sy), "a taller region has a larger y spread"
+    with pytest.raises(ValueError, match="class maps"):
+        region_statistics(maps[0])
+
+
+def test_region_head_is_optional_zero_initialised_and_saved(tmp_path, mask_array):
+    """encoder_region_stats=True adds exactly the region head and its standardisation buffers to the state dict;
+    fresh, it still reproduces the latent average; it changes codes once trained and round-trips through
+    save_pretrained / from_pretrained."""
+    plain = Sem2NeRF(**TINY_CONFIG)
+    assert plain.encoder.region_head is None and not [k for k in plain.state_dict() if "region" in k]
+    model = Sem2NeRF(**TINY_CONFIG, encoder_region_stats=True)
+    added = set(model.state_dict()) - set(plain.state_dict())
+    assert added == {"encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std"}
+    assert model.encoder.region_head.in_features == 5 * 16  # the 16 merged CelebAMask-HQ classes
+    scene = model.encode(mask_array)
+    torch.testing.assert_close(scene.frequencies, model.latent_avg_freq)
+    with torch.no_grad():
+        model.encoder.region_head.weight.normal_(0, 0.05)
+        model.encoder.region_mean.fill_(0.1)
+        model.encoder.region_std.fill_(0.5)
+    other = mask_array.copy()
+    other[other == 11] = 0  # no nose
+    a, b = model.encode(mask_array), model.encode(other)
+    assert (a.frequencies - b.frequencies).abs().max() > 1e-4, "the region head sees the mask"
+    model.save_pretrained(tmp_path / "m")
+    loaded = Sem2NeRF.from_pretrained(tmp_path / "m")
+    assert loaded.encoder.region_head is not None
+    torch.testing.assert_close(loaded.encode(mask_array).frequencies, a.frequencies)
+    with pytest.raises(RuntimeError, match="no region head"):
+        plain.encoder.region_features(torch.zeros(1, 18, 64, 64))

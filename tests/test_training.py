@@ -25,7 +25,7 @@ from sem2nerf.training.config import TrainConfig
 from sem2nerf.training.data import MaskImageDataset
 from sem2nerf.training.losses import PatchDiscriminator, load_lpips, r1_penalty, w_norm
 from sem2nerf.training.optim import CentralizedRAdam, make_optimizer
-from sem2nerf.training.trainer import cut_patch, random_poses, train
+from sem2nerf.training.trainer import cut_patch, fit_region_head, random_poses, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "synthfaces_tiny.yaml"
@@ -349,6 +349,56 @@ def test_params_latent_target_with_extra_masks_regresses_the_extra_masks(tiny_da
     assert np.mean(extra_loss[-3:]) < 0.5 * np.mean(extra_loss[:2])
 
 
+def test_fit_region_head_recovers_a_linear_map_of_the_region_statistics():
+    """Targets that are an exact linear function of the masks' region statistics: after fit_region_head the region
+    head (from the latent average) reproduces them, and the standardisation buffers hold the statistics' moments."""
+    from sem2nerf.encoder import SwinEncoder, region_statistics
+
+    gen = torch.Generator().manual_seed(0)
+    items = []
+    for i in range(120):
+        x = torch.zeros(5, 32, 32)  # 3 classes + contour + distance
+        for c in range(3):
+            y0, x0 = (int(v) for v in torch.randint(0, 20, (2,), generator=gen))
+            h, w = (int(v) for v in torch.randint(3, 12, (2,), generator=gen))
+            x[c, y0 : y0 + h, x0 : x0 + w] = 1.0
+        items.append({"x": x, "identity": torch.tensor(i)})
+    stats = region_statistics(torch.stack([it["x"][:3] for it in items]))
+    a = torch.randn(15, 8, generator=gen)
+    start = torch.randn(8, generator=gen)
+    targets = stats @ a + 0.3 + start
+    encoder = SwinEncoder(5, 4, img_size=32, embed_dim=8, depths=(1,), num_heads=(1,), window_size=4, region_classes=3)
+    fit_region_head(encoder, [(items, targets)], start, batch_size=50, ridge=1e-9)
+    torch.testing.assert_close(encoder.region_mean, stats.mean(0), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(encoder.region_std, stats.std(0), atol=1e-6, rtol=1e-5)
+    x = torch.stack([it["x"] for it in items[:10]])
+    with torch.no_grad():
+        freq, phase = encoder.encode(x)  # the Swin head is still zero
+    torch.testing.assert_close(torch.cat((freq, phase), 1) + start, targets[:10], atol=2e-3, rtol=1e-3)
+    # without targets only the buffers are set and the head stays zero
+    fit_region_head(encoder, [(items, None)])
+    assert torch.equal(encoder.region_head.weight, torch.zeros_like(encoder.region_head.weight))
+    with pytest.raises(ValueError, match="no region head"):
+        fit_region_head(SwinEncoder(5, 4, img_size=32, embed_dim=8, depths=(1,), num_heads=(1,), window_size=4), [])
+
+
+def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_data, tiny_decoder, tmp_path):
+    """model.encoder_region_stats=true: the region head is fitted before the first step, so the first step's code
+    loss is lower than with the zero-initialised encoder alone; the export carries the head and loads."""
+    common = [f"decoder={tiny_decoder}", "train.max_steps=1", "loss.latent=1", "loss.latent_target=params",
+              "train.latent_warmup_steps=1", "train.log_every=1"]
+    train(_config(tmp_path / "plain", tiny_data, *common))
+    export = train(_config(tmp_path / "region", tiny_data, *common, "model.encoder_region_stats=true"))
+    plain, region = ([r["latent"] for r in _metrics(tmp_path / name) if "latent" in r] for name in ("plain", "region"))
+    assert len(plain) == len(region) == 1 and region[0] < 0.9 * plain[0], (plain, region)
+    model = Sem2NeRF.from_pretrained(export)
+    assert model.encoder.region_head is not None
+    assert float(model.encoder.region_head.weight.detach().abs().max()) > 0 and not torch.equal(
+        model.encoder.region_std, torch.ones_like(model.encoder.region_std))
+    assert _config(tmp_path, tiny_data, *common).fingerprint() != _config(tmp_path, tiny_data, *common,
+                                                                          "model.encoder_region_stats=true").fingerprint()
+
+
 def test_latent_warmup_steps_train_codes_only_then_the_paper_losses(tiny_data, tiny_decoder, tmp_path):
     """train.latent_warmup_steps=2: the first two steps have loss.latent and no render or GAN losses; the steps
     after them have the render losses again."""
@@ -425,10 +475,14 @@ def test_encoder_stage_overfits_one_batch(tiny_data, overfit_generator, tmp_path
     assert np.mean(losses[-3:]) < 0.92 * np.mean(losses[:2])
 
 
-def test_resume_continues_exactly(tiny_data, tiny_decoder, tmp_path):
-    """4 steps in one go == 2 steps, stop, resume, 2 more: identical weights (GAN and R1 on)."""
-    straight = train(_config(tmp_path / "a", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "loss.random_pose_prob=0.5"))
-    cfg_b = [f"decoder={tiny_decoder}", "loss.random_pose_prob=0.5", "train.save_every=2"]
+@pytest.mark.parametrize("region", [False, True])
+def test_resume_continues_exactly(tiny_data, tiny_decoder, tmp_path, region):
+    """4 steps in one go == 2 steps, stop, resume, 2 more: identical weights (GAN and R1 on; with the region head,
+    which a resumed run takes from its checkpoint instead of fitting it again)."""
+    extra = ["model.encoder_region_stats=true", "loss.latent=1", "loss.latent_target=params"] if region else []
+    straight = train(_config(tmp_path / "a", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "loss.random_pose_prob=0.5",
+                             *extra))
+    cfg_b = [f"decoder={tiny_decoder}", "loss.random_pose_prob=0.5", "train.save_every=2", *extra]
     train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=2"))
     resumed = train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=4"), resume="latest")
     a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")

@@ -71,6 +71,7 @@ class ModelConfig:
     encoder_num_heads: list[int] = field(default_factory=lambda: [3, 6, 12, 24])
     encoder_window_size: int = 7
     encoder_drop_path_rate: float = 0.2
+    encoder_region_stats: bool = False  # deviation: a linear region head (class areas, centroids, spreads)
     decoder_hidden_dim: int = 256
     decoder_num_layers: int = 8
     decoder_z_dim: int = 256
@@ -143,6 +144,7 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "part_weight"): 0.0,
     ("loss", "part_labels"): None,
     ("loss", "latent_params"): 0.0,
+    ("model", "encoder_region_stats"): False,
 }
 
 

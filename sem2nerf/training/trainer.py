@@ -33,6 +33,7 @@ from ..camera import LOCKED_VIEW_DIRECTION, PatchSchedule, angles_to_renderer, c
 from ..decoder import PiGANDecoder
 from ..decoder_folder import DECODER_KEYS, IDENTITY_LATENTS_NAME, load_decoder, load_identity_latents, save_decoder
 from ..domains import get_domain
+from ..encoder import region_statistics
 from ..labels import get_label_scheme
 from ..model import Sem2NeRF, _weights_follow, to_pil
 from ..renderer import RenderOptions, render_patch, render_poses
@@ -228,6 +229,48 @@ def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImage
     return torch.cat((freq, phase), 1)[index.clamp_min(0)], scale.clamp_min(1e-6)
 
 
+@torch.no_grad()
+def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = None, batch_size: int = 64,
+                    workers: int = 0, ridge: float = 1e-2) -> CodeReadout | None:
+    """Set an encoder's region head from data before training (``model.encoder_region_stats``).
+
+    ``sources``: ``(dataset, targets)`` pairs, datasets of encoder inputs ``x`` with ``identity`` indices and
+    targets ``(num_identities, 2 * code_dim)`` codes (``None``: only standardise). The statistics of every
+    mask set the standardisation buffers; with targets, the head becomes the ridge least-squares map from them
+    to the targets minus ``start_code`` (the latent average), so that the first step starts from the best
+    linear guess (the Swin head is still zero). Returns that fit (a :class:`CodeReadout`) or ``None``."""
+    head = encoder.region_head
+    if head is None:
+        raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
+    device = head.weight.device
+    feats, codes = [], []
+    for dataset, targets in sources:
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+        for batch in loader:
+            stats = region_statistics(batch["x"][:, : encoder.region_classes].to(device))
+            feats.append(stats.double().cpu())
+            codes.append(None if targets is None else targets[batch["identity"].to(targets.device)].double().cpu())
+    stats = torch.cat(feats)
+    mean, std = stats.mean(0), stats.std(0) if len(stats) > 1 else torch.ones(stats.shape[1], dtype=stats.dtype)
+    keep = std > 1e-6
+    encoder.region_mean.copy_(mean.to(encoder.region_mean))
+    encoder.region_std.copy_(torch.where(keep, std, torch.ones_like(std)).to(encoder.region_std))
+    head.weight.zero_()
+    head.bias.zero_()
+    with_targets = [c for c in codes if c is not None]
+    if len(with_targets) != len(codes) or not with_targets:  # standardisation only (no loss.latent targets)
+        return None
+    target = torch.cat(with_targets)
+    if start_code is not None:
+        target = target - start_code.double().cpu()
+    readout = fit_code_readout(stats, target, ridge=ridge)
+    weight = torch.zeros(head.weight.shape, dtype=torch.float64)
+    weight[:, readout.keep] = readout.weights.T  # dropped (constant) statistics keep weight 0
+    head.weight.copy_(weight.to(head.weight))
+    head.bias.copy_(readout.code_mean.to(head.bias))
+    return readout
+
+
 def cut_patch(image: torch.Tensor, pattern: torch.Tensor) -> torch.Tensor:
     """The ground-truth patch at a sampling pattern: bilinear, ``align_corners=True`` (the rays' own convention)."""
     return F.grid_sample(image, pattern.to(image.dtype), mode="bilinear", align_corners=True)
@@ -400,6 +443,12 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                     extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
                     extra_targets = readout(targets_of(extra_set)).to(device)
             code_targets, code_scale = code_targets.to(device), code_scale.to(device)
+        if model.encoder.region_head is not None and resume_dir is None:  # a resumed run loads it with its state
+            sources = [(train_set, code_targets if cfg_loss.latent > 0 else None)]
+            if extra_set is not None:
+                sources.append((extra_set, extra_targets))
+            start = torch.cat((model.latent_avg_freq, model.latent_avg_phase), 1)[0]
+            fit_region_head(model.encoder, sources, start, batch_size=64, workers=config.data.workers)
     else:
         n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
         features = train_set.identity_features() if n_ids and config.optim.latent_init == "params" else None
