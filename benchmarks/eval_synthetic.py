@@ -343,10 +343,13 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
 
 
 def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
-    """Edited example masks: render change inside the edited region over that outside, at the mask's pose."""
+    """Edited example masks: render change inside the edited region over that outside, at the mask's pose.
+
+    The result's ``_sheet_rows`` holds, per edit, the two framed label maps and the two renders (for
+    :func:`write_edit_sheet`; not part of the JSON)."""
     entries = json.loads(examples.read_text())
     bases = {e["identity"]: e for e in entries if not e.get("edit")}
-    edits, inside, outside = [], [], []
+    edits, inside, outside, sheet_rows = [], [], [], []
     domain = model.domain.name
     for entry in entries:
         if not entry.get("edit"):
@@ -363,6 +366,7 @@ def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
             renders.append(render(model, scene, [pose], size, samples)[0][0])
             labels.append(framed_labels(mask.to_scheme(model.domain.raw_scheme).labels, size, domain))
         change = edit_change(labels[0], labels[1], renders[0], renders[1])
+        sheet_rows.append((labels[0], labels[1], renders[0], renders[1]))
         region = labels[0] != labels[1]
         if region.any() and not region.all():
             diff = np.abs(renders[0].astype(np.float64) - renders[1].astype(np.float64)).mean(axis=2)
@@ -381,7 +385,7 @@ def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
         overall = {"inside": None, "outside": None, "ratio": None, "mean_of_ratios": None,
                    "message": "no edit with an edited region (and pixels outside it) to compare"}
     return {"examples": str(examples.relative_to(REPO)) if examples.is_relative_to(REPO) else examples.name,
-            "edits": edits, "overall": overall}
+            "edits": edits, "overall": overall, "_sheet_rows": sheet_rows}
 
 
 def evaluate_style(model, identities: list[Identity], size: int, samples: int, seeds: list[int]) -> dict:
@@ -424,6 +428,31 @@ def write_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]
     lines = []
     for mask, renders, truth in rows:
         parts = [mask, white, *renders, white, *truth]
+        lines.append(np.concatenate(parts, axis=1))
+        lines.append(np.full((gap, lines[-1].shape[1], 3), 255, np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(lines[:-1], axis=0)).save(path, optimize=True)
+    return path
+
+
+def write_edit_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], scheme: str,
+                     zoom: int = 2, gain: float = 4.0, gap: int = 4) -> Path:
+    """One row per edit: the base and edited masks (coloured), their renders, and the change |edited - base| x
+    ``gain`` (grey) with the edited region tinted red; every tile enlarged ``zoom`` x (nearest)."""
+    if not rows:
+        raise ValueError("no edit for the edit sheet")
+    colorize = get_label_scheme(scheme).colorize
+    lines = []
+    for base_labels, edit_labels, base_rgb, edit_rgb in rows:
+        change = np.abs(edit_rgb.astype(np.float64) - base_rgb.astype(np.float64)).mean(axis=2)
+        grey = np.clip(change * gain, 0, 255).astype(np.uint8)
+        diff = np.stack([grey] * 3, axis=2)
+        region = base_labels != edit_labels
+        diff[region] = (0.5 * diff[region] + np.array([127.5, 0.0, 0.0])).astype(np.uint8)
+        tiles = [colorize(base_labels), colorize(edit_labels), base_rgb, edit_rgb, diff]
+        tiles = [np.repeat(np.repeat(t, zoom, axis=0), zoom, axis=1) for t in tiles]
+        white = np.full((tiles[0].shape[0], gap, 3), 255, np.uint8)
+        parts = [tiles[0], tiles[1], white, tiles[2], tiles[3], white, tiles[4]]
         lines.append(np.concatenate(parts, axis=1))
         lines.append(np.full((gap, lines[-1].shape[1], 3), 255, np.uint8))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -495,6 +524,8 @@ def format_report(result: dict) -> str:
                          + (f"; {s['empty_silhouettes']} of {s['renders']} with empty silhouettes" if s["empty_silhouettes"] else ""))
     if result.get("sheet"):
         lines += ["", f"results sheet: {result['sheet']}"]
+    if result.get("edit_sheet"):
+        lines += [f"edit sheet: {result['edit_sheet']}"]
     lines.append(f"time: {result['seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -512,7 +543,8 @@ def _json_ready(value):
 
 def evaluate(model, data_dir: str | Path, identities: int | None = 20, samples: int = 24, input_view: int = 0,
              examples: str | Path | None = DEFAULT_EXAMPLES, style_scenes: int = 4, style_seeds=(1, 2, 3),
-             sheet: str | Path | None = None, sheet_identities: int = 4, lpips: bool = True, log=print) -> dict:
+             sheet: str | Path | None = None, sheet_identities: int = 4, lpips: bool = True, log=print,
+             edit_sheet: str | Path | None = None) -> dict:
     """Run every measurement on ``model`` (a :class:`Sem2NeRF`) and return the results as a dict."""
     start = time.perf_counter()
     data_dir = Path(data_dir)
@@ -531,6 +563,9 @@ def evaluate(model, data_dir: str | Path, identities: int | None = 20, samples: 
     if examples:
         log("editing ...")
         result["editing"] = evaluate_editing(model, Path(examples).resolve(), size, samples)
+        edit_rows = result["editing"].pop("_sheet_rows")
+        if edit_sheet and edit_rows:
+            result["edit_sheet"] = str(write_edit_sheet(Path(edit_sheet), edit_rows, model.domain.raw_scheme))
     if style_scenes and style_seeds:
         log("style mixing ...")
         result["style"] = evaluate_style(model, chosen[:style_scenes], size, samples, [int(s) for s in style_seeds])
@@ -552,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style-seeds", type=int, nargs="*", default=[1, 2, 3], help="style seeds (default 1 2 3)")
     parser.add_argument("--sheet", default=None, help="write the results sheet PNG here (e.g. docs/results_synthfaces.png)")
     parser.add_argument("--sheet-identities", type=int, default=4, help="rows of the results sheet (default 4)")
+    parser.add_argument("--edit-sheet", default=None,
+                        help="write the edit sheet PNG here: per edited example the masks, renders and the change "
+                             "(e.g. docs/edits_synthfaces.png)")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument("--no-lpips", action="store_true", help="do not try to build LPIPS")
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, mps ...")
@@ -576,7 +614,8 @@ def main(argv: list[str] | None = None, model=None) -> dict:
     else:
         model_name = type(model).__name__
     result = evaluate(model, args.data, args.identities or None, args.samples, args.input_view, args.examples or None,
-                      args.style_scenes, args.style_seeds, args.sheet, args.sheet_identities, not args.no_lpips)
+                      args.style_scenes, args.style_seeds, args.sheet, args.sheet_identities, not args.no_lpips,
+                      edit_sheet=args.edit_sheet)
     result = {"model": model_name, **result}
     print()
     print(format_report(result))

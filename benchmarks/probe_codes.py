@@ -11,6 +11,12 @@ trainer fits them (``fit_code_readout`` on the training identities of the decode
         --decoder runs/synthfaces_generator/export --masks data/synthfaces_extra160:test_paths.txt
 
 Prints one row per mask-visible parameter and one column per mask set (``folder:id_list``, several allowed).
+With ``--stats-fit FOLDER:ID_LIST`` it also prints, per mask set, the R^2 of a ridge regression from the masks'
+region statistics (:func:`sem2nerf.encoder.region_statistics`, what the optional region head sees) to the
+standardised parameters, fitted on that other set: how much of each parameter a linear map of them can tell.
+With ``--oracle`` it also renders the exact read-out targets of the first example head and of its edits (the
+encoder replaced by its targets) and prints their edit ratios, as ``eval_synthetic.py`` measures them: the most
+that the decoder and the read-out allow an encoder.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem2nerf import Sem2NeRF
+from sem2nerf.encoder import region_statistics
 from sem2nerf.synthfaces import HAIR_STYLES, HIDDEN_FIELDS, FaceParams, mean_hidden_params
 from sem2nerf.training.data import MaskImageDataset
 from sem2nerf.training.trainer import fit_code_readout, identity_code_targets
@@ -82,6 +89,64 @@ def gains(model: Sem2NeRF, readout, scale: torch.Tensor, hidden: dict, dataset: 
     return out
 
 
+def _stats_and_features(model: Sem2NeRF, dataset: MaskImageDataset, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    stats = torch.cat([region_statistics(torch.stack([dataset[j]["x"][:classes] for j in range(i, min(len(dataset), i + 64))]))
+                       for i in range(0, len(dataset), 64)]).double()
+    feats = dataset.identity_features(visible_only=True, standardise=False)[torch.tensor(dataset.identity)].double()
+    return stats, feats
+
+
+def stats_r2(model: Sem2NeRF, fit: MaskImageDataset, probes: list[MaskImageDataset], ridge: float = 1.0) -> list[dict[str, float]]:
+    """Per probe set: R^2 of each mask-visible parameter predicted by a ridge map from region statistics fitted on ``fit``."""
+    from sem2nerf.labels import get_label_scheme
+
+    classes = get_label_scheme(model.domain.input_scheme).num_classes
+    x, y = _stats_and_features(model, fit, classes)
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-9)
+    design = lambda s: torch.cat(((s - mean) / std, torch.ones(len(s), 1, dtype=s.dtype)), 1)
+    a = design(x)
+    weights = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ y)
+    names = [n for n in feature_names() if n.split(".")[0] not in HIDDEN_FIELDS]
+    out = []
+    for probe in probes:
+        px, py = _stats_and_features(model, probe, classes)
+        r2 = 1 - (design(px) @ weights - py).pow(2).mean(0) / py.var(0).clamp_min(1e-12)
+        out.append({n: float(v) for n, v, var in zip(names, r2, py.var(0), strict=True) if var > 1e-12})
+    return out
+
+
+def oracle_edits(model: Sem2NeRF, readout, hidden: dict, examples: Path, size: int = 64, samples: int = 24) -> dict:
+    """Edit ratios of the exact read-out targets for the first example identity and its edits (see the docstring)."""
+    from dataclasses import replace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from eval_synthetic import edit_change, framed_labels, render
+
+    from sem2nerf.masks import load_mask
+    from sem2nerf.model import Scene
+    from sem2nerf.synthfaces import apply_edit
+    from sem2nerf.synthfaces.examples import _EXAMPLES, _find_identity
+
+    style, forced, pose, edits = _EXAMPLES[0]
+    base = replace(_find_identity(style, 100), **forced)  # synth01, as write_example_masks draws it
+    d = model.decoder.code_dim
+
+    def scene_of(params) -> Scene:
+        code = readout(torch.from_numpy(params.features(hidden=hidden))[None]).float().to(model.device)
+        return Scene(code[:, :d], code[:, d:])
+
+    def labels_of(name: str):
+        return framed_labels(load_mask(examples / "masks" / f"{name}.png").labels, size, model.domain.name)
+
+    base_rgb = render(model, scene_of(base), [pose], size, samples)[0][0]
+    out = {}
+    for edit in edits:
+        rgb = render(model, scene_of(apply_edit(base, edit)), [pose], size, samples)[0][0]
+        change = edit_change(labels_of("synth01"), labels_of(f"synth01_{edit}"), base_rgb, rgb)
+        out[edit] = (change.inside, change.outside, change.ratio)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="encoder-stage export (a model folder)")
@@ -91,6 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--masks", nargs="+", default=["data/synthfaces_extra160:test_paths.txt"],
                         help="mask sets FOLDER:ID_LIST to probe (default: the extra masks' held-out list)")
     parser.add_argument("--limit", type=int, default=300, help="masks per set (default 300)")
+    parser.add_argument("--stats-fit", default=None,
+                        help="FOLDER:ID_LIST: also print the R^2 of a linear map of region statistics fitted there")
+    parser.add_argument("--stats-fit-limit", type=int, default=1500, help="masks for that fit (default 1500)")
+    parser.add_argument("--oracle", action="store_true", help="also render the exact targets of the example edits")
+    parser.add_argument("--examples", default="examples", help="the examples folder (for --oracle)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = Sem2NeRF.from_pretrained(args.model).eval()
@@ -102,17 +172,27 @@ def main(argv: list[str] | None = None) -> None:
     params = train_set.identity_params()
     hidden = mean_hidden_params([params[k] for k in trained.tolist()])
     readout = fit_code_readout(train_set.identity_features(standardise=False)[trained], targets[trained])
-    columns = {}
+    if args.oracle:
+        print("exact read-out targets rendered for the example edits (64 px, 24 + 24 samples):")
+        for edit, (inside, outside, ratio) in oracle_edits(model, readout, hidden, Path(args.examples)).items():
+            print(f"  synth01_{edit:<14} inside {inside:6.2f}  outside {outside:6.2f}  ratio {ratio:5.2f}")
+    columns, probes = {}, []
     for spec in args.masks:
         folder, _, id_list = spec.partition(":")
         dataset = MaskImageDataset(root=folder, id_list=id_list or None, limit=args.limit, **common)
-        columns[spec] = gains(model, readout, scale, hidden, dataset)
+        probes.append(dataset)
+        columns[f"gain {spec}"] = gains(model, readout, scale, hidden, dataset)
+    if args.stats_fit:
+        folder, _, id_list = args.stats_fit.partition(":")
+        fit = MaskImageDataset(root=folder, id_list=id_list or None, limit=args.stats_fit_limit, **common)
+        for spec, r2 in zip(args.masks, stats_r2(model, fit, probes), strict=True):
+            columns[f"stats R2 {spec}"] = r2
     hidden_names = {n for n in feature_names() if n.split(".")[0] in HIDDEN_FIELDS}
-    print(f"{'parameter':<18}" + "".join(f"{spec:>42}" for spec in columns))
+    print(f"{'parameter':<18}" + "".join(f"{spec:>50}" for spec in columns))
     for name in next(iter(columns.values())):
         if name in hidden_names:
             continue
-        print(f"{name:<18}" + "".join(f"{col.get(name, float('nan')):>42.2f}" for col in columns.values()))
+        print(f"{name:<18}" + "".join(f"{col.get(name, float('nan')):>50.2f}" for col in columns.values()))
 
 
 if __name__ == "__main__":

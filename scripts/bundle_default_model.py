@@ -14,7 +14,7 @@ The recipe of the bundled default (README, "The bundled default model")::
     python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
-        --json runs/eval_default.json --sheet docs/results_synthfaces.png
+        --json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png
     python scripts/bundle_default_model.py
 """
 
@@ -43,7 +43,7 @@ RECIPE = (
     "python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1",
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
-    "--json runs/eval_default.json --sheet docs/results_synthfaces.png"),
+    "--json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png"),
     "python scripts/bundle_default_model.py",
 )
 DESCRIPTION = """\
@@ -128,6 +128,9 @@ def evaluation_markdown(ev: dict) -> str:
     if ev.get("sheet"):
         lines += ["", ("Results sheet (masks, renders at yaw -35/-20/0/+20/+35, ground truth): `docs/results_synthfaces.png` "
                   "in the sem2nerf repository.")]
+    if ev.get("edit_sheet"):
+        lines += ["", ("Edit sheet (per edited example: masks, renders, the change x 4 with the edited region in red): "
+                       "`docs/edits_synthfaces.png` in the sem2nerf repository.")]
     return "\n".join(lines)
 
 

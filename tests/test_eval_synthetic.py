@@ -138,9 +138,10 @@ def test_command_line_on_a_tiny_model(bench, dataset, tmp_path, monkeypatch):
     with torch.no_grad():
         model.encoder.head.fc.weight.normal_(0, 0.02)
     model.save_pretrained(tmp_path / "model")
-    out, sheet = tmp_path / "eval.json", tmp_path / "sheet.png"
+    out, sheet, edit_sheet = tmp_path / "eval.json", tmp_path / "sheet.png", tmp_path / "edits.png"
     result = bench.main(["--model", str(tmp_path / "model"), "--data", str(dataset), "--samples", "4", "--no-lpips",
-                         "--style-scenes", "1", "--style-seeds", "1", "2", "--json", str(out), "--sheet", str(sheet)])
+                         "--style-scenes", "1", "--style-seeds", "1", "2", "--json", str(out), "--sheet", str(sheet),
+                         "--edit-sheet", str(edit_sheet)])
     rec = result["reconstruction"]
     assert rec["lpips"] == "disabled (--no-lpips)"
     for pose in rec["poses"]:
@@ -157,6 +158,9 @@ def test_command_line_on_a_tiny_model(bench, dataset, tmp_path, monkeypatch):
     assert saved["reconstruction"]["poses"][0]["name"] == "input" and saved["model"] == str(tmp_path / "model")
     width = 11 * 32 + 2 * 4
     assert Image.open(sheet).size == (width, 2 * 32 + 4)  # two test identities, one row each
+    rows = len(edits)  # one row per edit: 5 tiles of 2 x 32 px and two gaps
+    assert Image.open(edit_sheet).size == (5 * 64 + 2 * 4, rows * 64 + (rows - 1) * 4)
+    assert "_sheet_rows" not in saved["editing"], "the sheet's pixels stay out of the JSON"
     monkeypatch.setattr(sem2nerf, "DEFAULT_MODEL_DIR", None, raising=False)
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--data", str(dataset)])

@@ -40,6 +40,18 @@ def test_bundled_folder_is_small_complete_and_documented():
         assert pose["model"]["psnr"] > pose["baseline"]["psnr"], f"the model beats the mean face at {pose['name']}"
 
 
+def test_the_committed_configs_reproduce_the_bundled_model():
+    """The fingerprint each stage recorded (everything that defines the weights) is that of the config the recipe
+    names: training with the committed configs gives the same run (options added since keep older fingerprints)."""
+    from sem2nerf.training import load_config
+
+    training = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text())
+    for stage in ("generator", "encoder"):
+        config = ROOT / "configs" / f"synthfaces_{stage}.yaml"
+        assert f"--config configs/synthfaces_{stage}.yaml" in training[stage]["training_command"]
+        assert load_config(config).fingerprint() == training[stage]["config_fingerprint"], stage
+
+
 def test_loads_offline_by_name_and_by_folder(default_model, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     by_folder = Sem2NeRF.from_pretrained(DEFAULT_MODEL_DIR)
