@@ -400,6 +400,23 @@ def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_
     assert fingerprint() != fingerprint("model.encoder_region_stats=true")
 
 
+def test_region_lr_scale_zero_keeps_the_fitted_region_head(tiny_data, tiny_decoder, tmp_path):
+    """optim.region_lr_scale=0: the region head keeps its least-squares fit through training (the same after 1 and
+    after 3 steps) while the Swin trains; the option is checked."""
+    common = [f"decoder={tiny_decoder}", "loss.latent=1", "loss.latent_target=params", "model.encoder_region_stats=true",
+              "optim.region_lr_scale=0", "loss.random_pose_prob=0"]
+    one = load_file(train(_config(tmp_path / "one", tiny_data, *common, "train.max_steps=1")) / "model.safetensors")
+    three = load_file(train(_config(tmp_path / "three", tiny_data, *common, "train.max_steps=3")) / "model.safetensors")
+    for key in ("encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std"):
+        assert torch.equal(one[key], three[key]), key
+    assert float(one["encoder.region_head.weight"].abs().max()) > 0, "fitted, not zero"
+    assert not torch.equal(one["encoder.head.fc.weight"], three["encoder.head.fc.weight"]), "the Swin trains"
+    with pytest.raises(ConfigError, match="region_lr_scale must be >= 0"):
+        _config(tmp_path, tiny_data, "model.encoder_region_stats=true", "optim.region_lr_scale=-1")
+    with pytest.raises(ConfigError, match="needs the region head"):
+        _config(tmp_path, tiny_data, "optim.region_lr_scale=0")
+
+
 def test_probe_codes_gain_is_one_for_codes_on_target_and_zero_for_a_constant(tiny_data, tiny_decoder, monkeypatch):
     """benchmarks/probe_codes.py: codes equal to their read-out targets follow every parameter with gain 1; a
     constant code (an encoder that ignores the mask) with gain 0."""

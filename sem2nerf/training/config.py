@@ -145,6 +145,7 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "part_labels"): None,
     ("loss", "latent_params"): 0.0,
     ("model", "encoder_region_stats"): False,
+    ("optim", "region_lr_scale"): 1.0,
 }
 
 
@@ -158,6 +159,7 @@ class OptimConfig:
     lr_latent: float = 1e-3  # generator stage: per-identity latents
     latent_init: str = "random"  # generator stage: per-identity latents start at N(0, I) or at a projection of the SynthFaces parameters (params)
     density_lr_scale: float = 1.0  # generator stage: lr multiplier of the density read-out (its outputs reach ~100)
+    region_lr_scale: float = 1.0  # encoder stage: lr multiplier of the region head (0: it keeps its least-squares fit)
     scheduler: str = "none"  # none | cosine (timm CosineLRScheduler semantics: lr_min = lr / 100)
     betas: list[float] = field(default_factory=lambda: [0.95, 0.999])
     weight_decay: float = 0.0
@@ -265,6 +267,10 @@ class TrainConfig:
             raise ConfigError(f"loss.geometry_points must be >= 1 when loss.geometry > 0, got {self.loss.geometry_points}")
         if self.loss.recon_every < 1:
             raise ConfigError(f"loss.recon_every must be >= 1, got {self.loss.recon_every}")
+        if self.optim.region_lr_scale < 0:
+            raise ConfigError(f"optim.region_lr_scale must be >= 0, got {self.optim.region_lr_scale}")
+        if self.optim.region_lr_scale != 1.0 and not self.model.encoder_region_stats:
+            raise ConfigError("optim.region_lr_scale needs the region head: set model.encoder_region_stats=true")
         if self.optim.density_lr_scale <= 0:
             raise ConfigError(f"optim.density_lr_scale must be > 0, got {self.optim.density_lr_scale}")
         if self.loss.part_labels is not None:

@@ -419,7 +419,13 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     feature_map = None  # loss.latent_params: code errors -> read-out features
     if config.stage == "encoder":
         module = EncoderStage(model, opts, full_size)
-        groups = [{"params": [p for p in model.encoder.parameters()], "lr": config.optim.lr}]
+        region = list(model.encoder.region_head.parameters()) if model.encoder.region_head is not None else []
+        groups = [{"params": [p for p in model.encoder.parameters() if all(p is not q for q in region)], "lr": config.optim.lr}]
+        if region and config.optim.region_lr_scale > 0:
+            groups.append({"params": region, "lr": config.optim.lr * config.optim.region_lr_scale})
+        elif region:  # optim.region_lr_scale=0: the head keeps the least-squares fit it starts from
+            for p in region:
+                p.requires_grad_(False)
         gan_weight = cfg_loss.gan
         if cfg_loss.latent > 0:
             code_targets, code_scale = identity_code_targets(config.decoder, model.decoder, train_set)
