@@ -13,6 +13,7 @@ The recipe of the bundled default (README, "The bundled default model")::
     python train_accelerate.py --config configs/synthfaces_generator.yaml
     python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
+    python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
         --json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png
     python scripts/bundle_default_model.py
@@ -42,6 +43,7 @@ RECIPE = (
     "python train_accelerate.py --config configs/synthfaces_generator.yaml",
     "python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1",
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
+    "python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
     "--json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png"),
     "python scripts/bundle_default_model.py",

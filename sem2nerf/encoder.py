@@ -53,6 +53,11 @@ class SwinEncoder(SwinTransformer):
         in_chans: input channels (one-hot classes + contour + distance: 18 for CelebA, 10 for CatMask).
         code_dim: length of each of the two outputs (9 x 256 = 2304 for the official decoder).
         img_size, patch_size, embed_dim, depths, num_heads, window_size, drop_path_rate: timm's Swin arguments.
+        region_classes: with ``N > 0``, also a linear region head on :func:`region_statistics` of the first ``N``
+            input channels (the one-hot classes), clamped to the range seen in training (buffers ``region_low`` and
+            ``region_high``, unbounded until set) and standardised by the buffers ``region_mean`` and ``region_std``
+            (the trainer sets all four before the first step); zero-initialised like the Swin head. ``0`` (default,
+            the official encoder): no region head, no extra state-dict keys.
     """
 
     def __init__(
@@ -93,12 +98,19 @@ class SwinEncoder(SwinTransformer):
             torch.nn.init.zeros_(self.region_head.bias)
             self.register_buffer("region_mean", torch.zeros(width))
             self.register_buffer("region_std", torch.ones(width))
+            self.register_buffer("region_low", torch.full((width,), -torch.inf))
+            self.register_buffer("region_high", torch.full((width,), torch.inf))
 
     def region_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The region head's input for encoder input ``x``: standardised :func:`region_statistics` ``(B, 5 N)``."""
+        """The region head's input for encoder input ``x``: :func:`region_statistics` ``(B, 5 N)`` clamped to the
+        training range and standardised. The clamp keeps a mask unlike any in training (a lone blob, a missing face
+        part) from sending the linear head tens of standard deviations away; on training masks it changes nothing (up to
+        float rounding)."""
         if self.region_head is None:
             raise RuntimeError("this encoder has no region head (region_classes=0)")
-        return (region_statistics(x[:, : self.region_classes]) - self.region_mean) / self.region_std
+        stats = region_statistics(x[:, : self.region_classes])
+        stats = torch.maximum(torch.minimum(stats, self.region_high), self.region_low)
+        return (stats - self.region_mean) / self.region_std
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder input -> raw ``(frequencies, phase_shifts)``, each ``(B, code_dim)``, without the latent average."""

@@ -159,7 +159,8 @@ def test_region_head_is_optional_zero_initialised_and_saved(tmp_path, mask_array
     assert plain.encoder.region_head is None and not [k for k in plain.state_dict() if "region" in k]
     model = Sem2NeRF(**TINY_CONFIG, encoder_region_stats=True)
     added = set(model.state_dict()) - set(plain.state_dict())
-    assert added == {"encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std"}
+    assert added == {"encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std",
+                     "encoder.region_low", "encoder.region_high"}
     assert model.encoder.region_head.in_features == 5 * 16  # the 16 merged CelebAMask-HQ classes
     scene = model.encode(mask_array)
     torch.testing.assert_close(scene.frequencies, model.latent_avg_freq)

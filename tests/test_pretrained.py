@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import app
@@ -50,6 +51,21 @@ def test_the_committed_configs_reproduce_the_bundled_model():
         config = ROOT / "configs" / f"synthfaces_{stage}.yaml"
         assert f"--config configs/synthfaces_{stage}.yaml" in training[stage]["training_command"]
         assert load_config(config).fingerprint() == training[stage]["config_fingerprint"], stage
+
+
+def test_a_mask_unlike_any_in_training_still_gives_a_head_not_fog(default_model):
+    """A lone skin-coloured blob (no hair, eyes or mouth; far outside the training masks' region statistics): the
+    region head's input is clamped to the training range, so the scene is a head with empty space around it, not
+    matter filling the frame (without the clamp 99.7 % of the rays were opaque)."""
+    from sem2nerf import Pose
+
+    blob = np.zeros((256, 256), np.uint8)
+    blob[40:220, 60:200] = 1
+    scene = default_model.encode(blob)
+    out = default_model.render_output(scene, [Pose(0, 0, default_model.fov)], 48, default_model.render_options(12), seed=0)[0]
+    opaque = float((out.opacity > 0.5).float().mean())
+    assert 0.15 < opaque < 0.8, opaque
+    assert torch.isfinite(default_model.encoder.region_low).all() and torch.isfinite(default_model.encoder.region_high).all()
 
 
 def test_loads_offline_by_name_and_by_folder(default_model, monkeypatch):

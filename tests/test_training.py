@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from sem2nerf import Sem2NeRF
@@ -371,6 +372,15 @@ def test_fit_region_head_recovers_a_linear_map_of_the_region_statistics():
     fit_region_head(encoder, [(items, targets)], start, batch_size=50, ridge=1e-9)
     torch.testing.assert_close(encoder.region_mean, stats.mean(0), atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(encoder.region_std, stats.std(0), atol=1e-6, rtol=1e-5)
+    assert torch.equal(encoder.region_low, stats.min(0).values) and torch.equal(encoder.region_high, stats.max(0).values)
+    # a mask unlike any of them (one class filling the frame, the others absent) is clamped to the training range
+    odd = torch.zeros(1, 5, 32, 32)
+    odd[0, 0] = 1.0
+    z = encoder.region_features(odd)[0]
+    assert bool(((z >= (encoder.region_low - encoder.region_mean) / encoder.region_std - 1e-5)
+                 & (z <= (encoder.region_high - encoder.region_mean) / encoder.region_std + 1e-5)).all())
+    assert not torch.equal(region_statistics(odd[:, :3])[0], torch.maximum(torch.minimum(
+        region_statistics(odd[:, :3])[0], encoder.region_high), encoder.region_low)), "the clamp did act"
     x = torch.stack([it["x"] for it in items[:10]])
     with torch.no_grad():
         freq, phase = encoder.encode(x)  # the Swin head is still zero
@@ -400,6 +410,38 @@ def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_
     assert fingerprint() != fingerprint("model.encoder_region_stats=true")
 
 
+def test_set_region_range_script_restores_the_trainers_range(tiny_data, tiny_decoder, tmp_path):
+    """scripts/set_region_range.py on an export without the range buffers (as models trained before them): it
+    recomputes exactly the range the trainer set, from the config's training masks; other masks are refused."""
+    import importlib.util
+
+    from safetensors.torch import save_file
+
+    overrides = [f"decoder={tiny_decoder}", "loss.latent=1", "loss.latent_target=params", "model.encoder_region_stats=true",
+                 "train.max_steps=1"]
+    export = train(_config(tmp_path / "run", tiny_data, *overrides))
+    original = load_file(export / "model.safetensors")
+    stripped = {k: v for k, v in original.items() if k not in ("encoder.region_low", "encoder.region_high")}
+    save_file(stripped, export / "model.safetensors")
+    config_file = tmp_path / "encoder.yaml"
+    config_file.write_text(yaml.safe_dump(_config(tmp_path / "run", tiny_data, *overrides).to_dict()))
+    spec = importlib.util.spec_from_file_location("set_region_range", ROOT / "scripts" / "set_region_range.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--model", str(export), "--config", str(config_file)]) == 0
+    restored = load_file(export / "model.safetensors")
+    for key in ("encoder.region_low", "encoder.region_high"):
+        assert torch.equal(restored[key], original[key]), key
+    assert Sem2NeRF.from_pretrained(export).encoder.region_head is not None
+    other = tmp_path / "other"
+    from sem2nerf.synthfaces import generate_dataset
+
+    generate_dataset(other, identities=3, views=2, size=40, seed=99, workers=1)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml.safe_dump(_config(tmp_path / "run", other, *overrides).to_dict()))
+    assert script.main(["--model", str(export), "--config", str(wrong)]) == 2
+
+
 def test_region_lr_scale_zero_keeps_the_fitted_region_head(tiny_data, tiny_decoder, tmp_path):
     """optim.region_lr_scale=0: the region head keeps its least-squares fit through training (the same after 1 and
     after 3 steps) while the Swin trains; the option is checked."""
@@ -407,7 +449,8 @@ def test_region_lr_scale_zero_keeps_the_fitted_region_head(tiny_data, tiny_decod
               "optim.region_lr_scale=0", "loss.random_pose_prob=0"]
     one = load_file(train(_config(tmp_path / "one", tiny_data, *common, "train.max_steps=1")) / "model.safetensors")
     three = load_file(train(_config(tmp_path / "three", tiny_data, *common, "train.max_steps=3")) / "model.safetensors")
-    for key in ("encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std"):
+    for key in ("encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std",
+                "encoder.region_low", "encoder.region_high"):
         assert torch.equal(one[key], three[key]), key
     assert float(one["encoder.region_head.weight"].abs().max()) > 0, "fitted, not zero"
     assert not torch.equal(one["encoder.head.fc.weight"], three["encoder.head.fc.weight"]), "the Swin trains"

@@ -230,19 +230,10 @@ def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImage
 
 
 @torch.no_grad()
-def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = None, batch_size: int = 64,
-                    workers: int = 0, ridge: float = 1e-2) -> CodeReadout | None:
-    """Set an encoder's region head from data before training (``model.encoder_region_stats``).
-
-    ``sources``: ``(dataset, targets)`` pairs, datasets of encoder inputs ``x`` with ``identity`` indices and
-    targets ``(num_identities, 2 * code_dim)`` codes (``None``: only standardise). The statistics of every
-    mask set the standardisation buffers; with targets, the head becomes the ridge least-squares map from them
-    to the targets minus ``start_code`` (the latent average), so that the first step starts from the best
-    linear guess (the Swin head is still zero). Returns that fit (a :class:`CodeReadout`) or ``None``."""
-    head = encoder.region_head
-    if head is None:
-        raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
-    device = head.weight.device
+def collect_region_statistics(encoder, sources: list, batch_size: int = 64, workers: int = 0) -> tuple[torch.Tensor, list]:
+    """:func:`~sem2nerf.encoder.region_statistics` ``(N, 5 C)`` (float64, on the CPU) of every mask of the
+    ``(dataset, targets)`` pairs in ``sources``, in order, and per batch its target rows (``None`` without targets)."""
+    device = encoder.region_head.weight.device
     feats, codes = [], []
     for dataset, targets in sources:
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
@@ -250,9 +241,28 @@ def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = No
             stats = region_statistics(batch["x"][:, : encoder.region_classes].to(device))
             feats.append(stats.double().cpu())
             codes.append(None if targets is None else targets[batch["identity"].to(targets.device)].double().cpu())
-    stats = torch.cat(feats)
+    return torch.cat(feats), codes
+
+
+@torch.no_grad()
+def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = None, batch_size: int = 64,
+                    workers: int = 0, ridge: float = 1e-2) -> CodeReadout | None:
+    """Set an encoder's region head from data before training (``model.encoder_region_stats``).
+
+    ``sources``: ``(dataset, targets)`` pairs, datasets of encoder inputs ``x`` with ``identity`` indices and
+    targets ``(num_identities, 2 * code_dim)`` codes (``None``: only standardise). The statistics of every
+    mask set the standardisation buffers and the range the statistics are clamped to (so the clamp changes no
+    training mask); with targets, the head becomes the ridge least-squares map from them
+    to the targets minus ``start_code`` (the latent average), so that the first step starts from the best
+    linear guess (the Swin head is still zero). Returns that fit (a :class:`CodeReadout`) or ``None``."""
+    head = encoder.region_head
+    if head is None:
+        raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
+    stats, codes = collect_region_statistics(encoder, sources, batch_size, workers)
     mean, std = stats.mean(0), stats.std(0) if len(stats) > 1 else torch.ones(stats.shape[1], dtype=stats.dtype)
     keep = std > 1e-6
+    encoder.region_low.copy_(stats.min(0).values.to(encoder.region_low))
+    encoder.region_high.copy_(stats.max(0).values.to(encoder.region_high))
     encoder.region_mean.copy_(mean.to(encoder.region_mean))
     encoder.region_std.copy_(torch.where(keep, std, torch.ones_like(std)).to(encoder.region_std))
     head.weight.zero_()

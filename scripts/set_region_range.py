@@ -1,0 +1,70 @@
+"""Set the clamp range of a trained encoder's region head from its training masks, in place.
+
+The trainer sets ``encoder.region_low`` / ``encoder.region_high`` (the range of the region statistics over the
+training masks) before the first step, together with the head's standardisation. Models trained before the range
+existed have no such buffers; this script adds them from the same masks as the trainer reads (``data.root`` with
+``data.train_list`` and ``data.latent_extra`` of the encoder config), after checking that the statistics it
+recomputes give the model's own standardisation (the same masks). The clamp is the identity on every training mask,
+so training with it would have given the same weights.
+
+    python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sem2nerf import Sem2NeRF
+from sem2nerf.model import _weights_follow
+from sem2nerf.training import load_config
+from sem2nerf.training.data import MaskImageDataset
+from sem2nerf.training.trainer import collect_region_statistics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model folder (its model.safetensors is rewritten)")
+    parser.add_argument("--config", required=True, help="the encoder-stage config it was trained with")
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    folder = Path(args.model)
+    with _weights_follow():  # the weights are loaded right below
+        model = Sem2NeRF(**json.loads((folder / "config.json").read_text())).eval()
+    path = folder / "model.safetensors"
+    state = load_file(path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"encoder.region_low", "encoder.region_high"}:
+        parser.error(f"{path} does not match its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    encoder = model.encoder
+    if encoder.region_head is None:
+        parser.error(f"{args.model} has no region head (encoder_region_stats is off)")
+    common = {"domain": model.domain, "image_size": config.data.image_size, "encoder_size": model.encoder_size,
+              "use_contour": model.use_contour, "contour_skip": model.contour_skip, "id_list": config.data.train_list}
+    sources = [(MaskImageDataset(root=config.data.root, **common), None)]
+    if config.data.latent_extra:
+        sources.append((MaskImageDataset(root=config.data.latent_extra, **common), None))
+    stats, _ = collect_region_statistics(encoder, sources, workers=config.data.workers)
+    std = stats.std(0)
+    mean_ok = torch.allclose(stats.mean(0).float(), encoder.region_mean, atol=1e-6)
+    std_ok = torch.allclose(torch.where(std > 1e-6, std, torch.ones_like(std)).float(), encoder.region_std, atol=1e-6)
+    if not (mean_ok and std_ok):
+        print(f"error: the {len(stats)} masks of {args.config} do not give this model's standardisation: not its "
+              "training masks", file=sys.stderr)
+        return 2
+    state["encoder.region_low"] = stats.min(0).values.float().contiguous()
+    state["encoder.region_high"] = stats.max(0).values.float().contiguous()
+    save_file(state, path)
+    print(f"set the region range of {path} from {len(stats)} training masks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
