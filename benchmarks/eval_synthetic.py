@@ -345,8 +345,8 @@ def evaluate_reconstruction(model, identities: list[Identity], image_size: int, 
 def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
     """Edited example masks: render change inside the edited region over that outside, at the mask's pose.
 
-    The result's ``_sheet_rows`` holds, per edit, the two framed label maps and the two renders (for
-    :func:`write_edit_sheet`; not part of the JSON)."""
+    The result's ``_sheet_rows`` holds, per edit, the two framed label maps, the two renders and the mean absolute
+    change per pixel (for :func:`write_edit_sheet`; not part of the JSON)."""
     entries = json.loads(examples.read_text())
     bases = {e["identity"]: e for e in entries if not e.get("edit")}
     edits, inside, outside, sheet_rows = [], [], [], []
@@ -366,10 +366,10 @@ def evaluate_editing(model, examples: Path, size: int, samples: int) -> dict:
             renders.append(render(model, scene, [pose], size, samples)[0][0])
             labels.append(framed_labels(mask.to_scheme(model.domain.raw_scheme).labels, size, domain))
         change = edit_change(labels[0], labels[1], renders[0], renders[1])
-        sheet_rows.append((labels[0], labels[1], renders[0], renders[1]))
+        diff = np.abs(renders[0].astype(np.float64) - renders[1].astype(np.float64)).mean(axis=2)
+        sheet_rows.append((labels[0], labels[1], renders[0], renders[1], diff))
         region = labels[0] != labels[1]
         if region.any() and not region.all():
-            diff = np.abs(renders[0].astype(np.float64) - renders[1].astype(np.float64)).mean(axis=2)
             inside.append(diff[region])
             outside.append(diff[~region])
         edits.append({"name": entry["name"], "edit": entry["edit"], "base": base["name"], "pose": list(pose),
@@ -435,16 +435,16 @@ def write_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]
     return path
 
 
-def write_edit_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], scheme: str,
-                     zoom: int = 2, gain: float = 4.0, gap: int = 4) -> Path:
-    """One row per edit: the base and edited masks (coloured), their renders, and the change |edited - base| x
-    ``gain`` (grey) with the edited region tinted red; every tile enlarged ``zoom`` x (nearest)."""
+def write_edit_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                     scheme: str, zoom: int = 2, gain: float = 4.0, gap: int = 4) -> Path:
+    """One row per edit (:func:`evaluate_editing`'s ``_sheet_rows``): the base and edited masks (coloured), their
+    renders, and the change |edited - base| x ``gain`` (grey) with the edited region tinted red; every tile
+    enlarged ``zoom`` x (nearest)."""
     if not rows:
         raise ValueError("no edit for the edit sheet")
     colorize = get_label_scheme(scheme).colorize
     lines = []
-    for base_labels, edit_labels, base_rgb, edit_rgb in rows:
-        change = np.abs(edit_rgb.astype(np.float64) - base_rgb.astype(np.float64)).mean(axis=2)
+    for base_labels, edit_labels, base_rgb, edit_rgb, change in rows:
         grey = np.clip(change * gain, 0, 255).astype(np.uint8)
         diff = np.stack([grey] * 3, axis=2)
         region = base_labels != edit_labels

@@ -4,8 +4,8 @@ The encoder stage's ``loss.latent_target=params_adjusted`` regresses, for every 
 identity's generator-stage code from the identity's SynthFaces parameters. For parameter k the read-out has a
 direction in code space (its change per standard deviation of k). This script encodes SynthFaces masks, projects
 each code onto that direction and regresses the projection on the true parameter: gain 1 means the code moves
-along the direction exactly as the target does, 0 that it ignores the parameter. Read-outs are fitted as the
-trainer fits them (``fit_code_readout`` on the training identities of the decoder's data set).
+along the direction exactly as the target does, 0 that it ignores the parameter. Read-outs are fitted by the
+trainer's own ``fit_readout_targets`` (``params_adjusted``, on the training identities of the decoder's data set).
 
     python benchmarks/probe_codes.py --model runs/synthfaces_encoder/export \\
         --decoder runs/synthfaces_generator/export --masks data/synthfaces_extra160:test_paths.txt
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -31,24 +30,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sem2nerf import Sem2NeRF
-from sem2nerf.encoder import region_statistics
-from sem2nerf.synthfaces import HAIR_STYLES, HIDDEN_FIELDS, FaceParams, mean_hidden_params
+from sem2nerf.labels import get_label_scheme
+from sem2nerf.synthfaces import FaceParams
 from sem2nerf.training.data import MaskImageDataset
-from sem2nerf.training.trainer import fit_code_readout, identity_code_targets
-
-
-def feature_names() -> list[str]:
-    """Names of :meth:`FaceParams.features` entries (colours per channel, the hair style one-hot)."""
-    names = []
-    for f in fields(FaceParams):
-        default = getattr(FaceParams(), f.name)
-        if f.name == "hair_style":
-            names += [f"hair_{s}" for s in HAIR_STYLES]
-        elif isinstance(default, tuple):
-            names += [f"{f.name}.{c}" for c in "rgb"]
-        else:
-            names.append(f.name)
-    return names
+from sem2nerf.training.trainer import ReadoutTargets, collect_region_statistics, fit_readout_targets, identity_code_targets
 
 
 @torch.no_grad()
@@ -67,18 +52,19 @@ def _slope(y: torch.Tensor, centred: torch.Tensor) -> float:
     return float(((y - y.mean()) * centred).sum() / centred.pow(2).sum())
 
 
-def gains(model: Sem2NeRF, readout, scale: torch.Tensor, hidden: dict, dataset: MaskImageDataset) -> dict[str, float]:
+def gains(model: Sem2NeRF, targets: ReadoutTargets, scale: torch.Tensor, dataset: MaskImageDataset) -> dict[str, float]:
     """Per kept feature: the regression slope of the code's projection on its read-out direction against the
     feature, over the slope of the target's own projection (1 = follows the target exactly)."""
+    readout = targets.readout
     codes = encode_all(model, dataset)
-    ids = torch.tensor(dataset.identity)
-    feats = dataset.identity_features(standardise=False, hidden=hidden)[ids]
+    feats = targets.features(dataset)[torch.tensor(dataset.identity)]
     true = readout.standardise(feats)
     scale = scale.double()
     coded = (codes - readout.code_mean) / scale
     target = (readout(feats).double() - readout.code_mean) / scale
     weights = readout.weights / scale  # (K, D): code change per standard deviation of each feature
-    names = [n for n, keep in zip(feature_names(), readout.keep.tolist(), strict=True) if keep]
+    all_names = FaceParams.feature_names(targets.visible_only)
+    names = [n for n, keep in zip(all_names, readout.keep.tolist(), strict=True) if keep]
     out = {}
     for k, name in enumerate(names):
         t = true[:, k] - true[:, k].mean()
@@ -89,33 +75,30 @@ def gains(model: Sem2NeRF, readout, scale: torch.Tensor, hidden: dict, dataset: 
     return out
 
 
-def _stats_and_features(model: Sem2NeRF, dataset: MaskImageDataset, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    stats = torch.cat([region_statistics(torch.stack([dataset[j]["x"][:classes] for j in range(i, min(len(dataset), i + 64))]))
-                       for i in range(0, len(dataset), 64)]).double()
+def _stats_and_features(dataset: MaskImageDataset, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    stats, _ = collect_region_statistics([(dataset, None)], classes)
     feats = dataset.identity_features(visible_only=True, standardise=False)[torch.tensor(dataset.identity)].double()
     return stats, feats
 
 
 def stats_r2(model: Sem2NeRF, fit: MaskImageDataset, probes: list[MaskImageDataset], ridge: float = 1.0) -> list[dict[str, float]]:
     """Per probe set: R^2 of each mask-visible parameter predicted by a ridge map from region statistics fitted on ``fit``."""
-    from sem2nerf.labels import get_label_scheme
-
     classes = get_label_scheme(model.domain.input_scheme).num_classes
-    x, y = _stats_and_features(model, fit, classes)
+    x, y = _stats_and_features(fit, classes)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-9)
     design = lambda s: torch.cat(((s - mean) / std, torch.ones(len(s), 1, dtype=s.dtype)), 1)
     a = design(x)
     weights = torch.linalg.solve(a.T @ a + ridge * torch.eye(a.shape[1], dtype=a.dtype), a.T @ y)
-    names = [n for n in feature_names() if n.split(".")[0] not in HIDDEN_FIELDS]
+    names = FaceParams.feature_names(visible_only=True)
     out = []
     for probe in probes:
-        px, py = _stats_and_features(model, probe, classes)
+        px, py = _stats_and_features(probe, classes)
         r2 = 1 - (design(px) @ weights - py).pow(2).mean(0) / py.var(0).clamp_min(1e-12)
         out.append({n: float(v) for n, v, var in zip(names, r2, py.var(0), strict=True) if var > 1e-12})
     return out
 
 
-def oracle_edits(model: Sem2NeRF, readout, hidden: dict, examples: Path, size: int = 64, samples: int = 24) -> dict:
+def oracle_edits(model: Sem2NeRF, targets: ReadoutTargets, examples: Path, size: int = 64, samples: int = 24) -> dict:
     """Edit ratios of the exact read-out targets for the first example identity and its edits (see the docstring)."""
     from dataclasses import replace
 
@@ -132,7 +115,7 @@ def oracle_edits(model: Sem2NeRF, readout, hidden: dict, examples: Path, size: i
     d = model.decoder.code_dim
 
     def scene_of(params) -> Scene:
-        code = readout(torch.from_numpy(params.features(hidden=hidden))[None]).float().to(model.device)
+        code = targets.readout(targets.param_features(params)).float().to(model.device)
         return Scene(code[:, :d], code[:, d:])
 
     def labels_of(name: str):
@@ -167,30 +150,27 @@ def main(argv: list[str] | None = None) -> None:
     common = {"domain": model.domain, "image_size": 64, "encoder_size": model.encoder_size,
               "use_contour": model.use_contour, "contour_skip": model.contour_skip}
     train_set = MaskImageDataset(root=args.data, id_list="train_paths.txt", **common)
-    targets, scale = identity_code_targets(args.decoder, model.decoder, train_set)
-    trained = torch.tensor(sorted(set(train_set.identity)))
-    params = train_set.identity_params()
-    hidden = mean_hidden_params([params[k] for k in trained.tolist()])
-    readout = fit_code_readout(train_set.identity_features(standardise=False)[trained], targets[trained])
+    codes, scale = identity_code_targets(args.decoder, model.decoder, train_set)
+    targets = fit_readout_targets("params_adjusted", codes, train_set)
     if args.oracle:
         print("exact read-out targets rendered for the example edits (64 px, 24 + 24 samples):")
-        for edit, (inside, outside, ratio) in oracle_edits(model, readout, hidden, Path(args.examples)).items():
+        for edit, (inside, outside, ratio) in oracle_edits(model, targets, Path(args.examples)).items():
             print(f"  synth01_{edit:<14} inside {inside:6.2f}  outside {outside:6.2f}  ratio {ratio:5.2f}")
     columns, probes = {}, []
     for spec in args.masks:
         folder, _, id_list = spec.partition(":")
         dataset = MaskImageDataset(root=folder, id_list=id_list or None, limit=args.limit, **common)
         probes.append(dataset)
-        columns[f"gain {spec}"] = gains(model, readout, scale, hidden, dataset)
+        columns[f"gain {spec}"] = gains(model, targets, scale, dataset)
     if args.stats_fit:
         folder, _, id_list = args.stats_fit.partition(":")
         fit = MaskImageDataset(root=folder, id_list=id_list or None, limit=args.stats_fit_limit, **common)
         for spec, r2 in zip(args.masks, stats_r2(model, fit, probes), strict=True):
             columns[f"stats R2 {spec}"] = r2
-    hidden_names = {n for n in feature_names() if n.split(".")[0] in HIDDEN_FIELDS}
+    visible = set(FaceParams.feature_names(visible_only=True))
     print(f"{'parameter':<18}" + "".join(f"{spec:>50}" for spec in columns))
     for name in next(iter(columns.values())):
-        if name in hidden_names:
+        if name not in visible:
             continue
         print(f"{name:<18}" + "".join(f"{col.get(name, float('nan')):>50.2f}" for col in columns.values()))
 

@@ -26,7 +26,7 @@ from sem2nerf import Sem2NeRF
 from sem2nerf.model import _weights_follow
 from sem2nerf.training import load_config
 from sem2nerf.training.data import MaskImageDataset
-from sem2nerf.training.trainer import collect_region_statistics
+from sem2nerf.training.trainer import collect_region_statistics, region_buffers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,16 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     sources = [(MaskImageDataset(root=config.data.root, **common), None)]
     if config.data.latent_extra:
         sources.append((MaskImageDataset(root=config.data.latent_extra, **common), None))
-    stats, _ = collect_region_statistics(encoder, sources, workers=config.data.workers)
-    std = stats.std(0)
-    mean_ok = torch.allclose(stats.mean(0).float(), encoder.region_mean, atol=1e-6)
-    std_ok = torch.allclose(torch.where(std > 1e-6, std, torch.ones_like(std)).float(), encoder.region_std, atol=1e-6)
-    if not (mean_ok and std_ok):
+    stats, _ = collect_region_statistics(sources, encoder.region_classes, workers=config.data.workers)
+    buffers = region_buffers(stats)
+    if not all(torch.allclose(buffers[name].float(), getattr(encoder, name), atol=1e-6) for name in ("region_mean", "region_std")):
         print(f"error: the {len(stats)} masks of {args.config} do not give this model's standardisation: not its "
               "training masks", file=sys.stderr)
         return 2
-    state["encoder.region_low"] = stats.min(0).values.float().contiguous()
-    state["encoder.region_high"] = stats.max(0).values.float().contiguous()
+    for name in ("region_low", "region_high"):
+        state[f"encoder.{name}"] = buffers[name].float().contiguous()
     save_file(state, path)
     print(f"set the region range of {path} from {len(stats)} training masks")
     return 0

@@ -108,8 +108,7 @@ class SwinEncoder(SwinTransformer):
         float rounding)."""
         if self.region_head is None:
             raise RuntimeError("this encoder has no region head (region_classes=0)")
-        stats = region_statistics(x[:, : self.region_classes])
-        stats = torch.maximum(torch.minimum(stats, self.region_high), self.region_low)
+        stats = torch.clamp(region_statistics(x[:, : self.region_classes]), self.region_low, self.region_high)
         return (stats - self.region_mean) / self.region_std
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

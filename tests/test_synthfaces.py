@@ -270,3 +270,17 @@ def test_parameter_features_one_hot_the_hair_style_and_zero_absent_accessories()
     assert set(np.flatnonzero(longer != feats)) and len(np.flatnonzero(longer != feats)) == 2  # one-hot moves
     assert np.array_equal(replace(base, hat_rgb=(0.1, 0.9, 0.9)).features(), feats), "no hat: its colour is no feature"
     assert not np.array_equal(replace(base, glasses_rgb=(0.9, 0.9, 0.9)).features(), feats), "worn glasses' colour counts"
+
+
+def test_feature_names_describe_the_feature_vector():
+    """FaceParams.feature_names lists one name per features() entry, in order, with or without the hidden fields."""
+    from sem2nerf.synthfaces import HIDDEN_FIELDS, FaceParams
+
+    params = FaceParams(eye_open=1.3, hair_style="bob", glasses=True)
+    for visible_only in (False, True):
+        names = FaceParams.feature_names(visible_only)
+        values = dict(zip(names, params.features(visible_only), strict=True))
+        assert len(names) == len(set(names)) == len(params.features(visible_only))
+        assert values["eye_open"] == pytest.approx(1.3) and values["hair_bob"] == 1.0 and values["glasses"] == 1.0
+        assert any(n.split(".")[0] in HIDDEN_FIELDS for n in names) is not visible_only
+    assert FaceParams.feature_names()[-3:] == ["background_bottom.r", "background_bottom.g", "background_bottom.b"]

@@ -466,26 +466,22 @@ def test_probe_codes_gain_is_one_for_codes_on_target_and_zero_for_a_constant(tin
     import importlib.util
 
     from sem2nerf.domains import get_domain
-    from sem2nerf.synthfaces import mean_hidden_params
-    from sem2nerf.training.trainer import fit_code_readout, identity_code_targets
+    from sem2nerf.training.trainer import fit_readout_targets, identity_code_targets
 
     spec = importlib.util.spec_from_file_location("probe_codes", ROOT / "benchmarks" / "probe_codes.py")
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
     decoder, _ = load_decoder(tiny_decoder)
     dataset = MaskImageDataset(tiny_data, get_domain("celebamask_hq"), "train_paths.txt", 32, encoder_size=None)
-    targets, scale = identity_code_targets(tiny_decoder, decoder, dataset)
-    trained = torch.tensor(sorted(set(dataset.identity)))
-    params = dataset.identity_params()
-    hidden = mean_hidden_params([params[k] for k in trained.tolist()])
-    readout = fit_code_readout(dataset.identity_features(standardise=False)[trained], targets[trained])
-    on_target = readout(dataset.identity_features(standardise=False, hidden=hidden))[torch.tensor(dataset.identity)].double()
+    codes, scale = identity_code_targets(tiny_decoder, decoder, dataset)
+    targets = fit_readout_targets("params_adjusted", codes, dataset)
+    on_target = targets.codes(dataset)[torch.tensor(dataset.identity)].double()
     monkeypatch.setattr(probe, "encode_all", lambda model, ds: on_target)
-    gains = probe.gains(None, readout, scale, hidden, dataset)
+    gains = probe.gains(None, targets, scale, dataset)
     assert gains and "mouth_open" in gains and "eye_open" in gains
     assert all(abs(g - 1.0) < 1e-6 for g in gains.values()), gains
     monkeypatch.setattr(probe, "encode_all", lambda model, ds: on_target.mean(0, keepdim=True).expand_as(on_target))
-    assert all(abs(g) < 1e-6 for g in probe.gains(None, readout, scale, hidden, dataset).values())
+    assert all(abs(g) < 1e-6 for g in probe.gains(None, targets, scale, dataset).values())
 
 
 def test_latent_warmup_steps_train_codes_only_then_the_paper_losses(tiny_data, tiny_decoder, tmp_path):

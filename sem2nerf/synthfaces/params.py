@@ -139,6 +139,22 @@ class FaceParams:
                 values.append(gate * float(value))
         return np.asarray(values, dtype=np.float32)
 
+    @classmethod
+    def feature_names(cls, visible_only: bool = False) -> list[str]:
+        """Names of the :meth:`features` entries, in order: a field's name, ``hair_<style>`` for the hair style's
+        one-hot, ``<field>.r`` / ``.g`` / ``.b`` for a colour."""
+        names: list[str] = []
+        for f in fields(cls):
+            if visible_only and f.name in HIDDEN_FIELDS:
+                continue
+            if f.name == "hair_style":
+                names += [f"hair_{style}" for style in HAIR_STYLES]
+            elif isinstance(f.default, tuple):
+                names += [f"{f.name}.{c}" for c in "rgb"]
+            else:
+                names.append(f.name)
+        return names
+
     def to_dict(self) -> dict:
         """A JSON-ready dictionary; :meth:`from_dict` rebuilds exactly the same parameters from it."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}

@@ -229,19 +229,67 @@ def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImage
     return torch.cat((freq, phase), 1)[index.clamp_min(0)], scale.clamp_min(1e-6)
 
 
+class ReadoutTargets:
+    """``loss.latent_target=params`` / ``params_adjusted``: the code read-out (a :class:`CodeReadout`) and how each
+    identity's features are read through it (see :func:`fit_readout_targets`)."""
+
+    def __init__(self, readout: CodeReadout, visible_only: bool, hidden: dict | None) -> None:
+        self.readout, self.visible_only, self.hidden = readout, visible_only, hidden
+
+    def features(self, dataset: MaskImageDataset) -> torch.Tensor:
+        """``(num_identities, F)`` unstandardised features of a SynthFaces data set's identities, as read out."""
+        return dataset.identity_features(visible_only=self.visible_only, standardise=False, hidden=self.hidden)
+
+    def param_features(self, params) -> torch.Tensor:
+        """``(1, F)`` features of one :class:`~sem2nerf.synthfaces.FaceParams`, as read out."""
+        return torch.from_numpy(params.features(self.visible_only, self.hidden))[None]
+
+    def codes(self, dataset: MaskImageDataset) -> torch.Tensor:
+        """``(num_identities, D)`` target codes of a data set's identities."""
+        return self.readout(self.features(dataset))
+
+
+def fit_readout_targets(target: str, codes: torch.Tensor, dataset: MaskImageDataset) -> ReadoutTargets:
+    """Fit the read-out of ``codes`` (``(num_identities, D)``, :func:`identity_code_targets`) over the identities
+    that ``dataset`` uses. ``params``: fitted on, and read from, the mask-visible parameters alone;
+    ``params_adjusted``: fitted on every parameter, read out with the hidden ones at their mean over those
+    identities."""
+    trained = torch.tensor(sorted(set(dataset.identity)))
+    if target == "params":
+        visible_only, hidden = True, None
+    elif target == "params_adjusted":
+        from ..synthfaces import mean_hidden_params
+
+        params = dataset.identity_params()
+        visible_only, hidden = False, mean_hidden_params([params[k] for k in trained.tolist()])
+    else:
+        raise ValueError(f"fit_readout_targets: unknown target {target!r} (params or params_adjusted)")
+    fit_features = dataset.identity_features(visible_only=visible_only, standardise=False)  # each head's own values
+    return ReadoutTargets(fit_code_readout(fit_features[trained], codes[trained]), visible_only, hidden)
+
+
 @torch.no_grad()
-def collect_region_statistics(encoder, sources: list, batch_size: int = 64, workers: int = 0) -> tuple[torch.Tensor, list]:
-    """:func:`~sem2nerf.encoder.region_statistics` ``(N, 5 C)`` (float64, on the CPU) of every mask of the
-    ``(dataset, targets)`` pairs in ``sources``, in order, and per batch its target rows (``None`` without targets)."""
-    device = encoder.region_head.weight.device
+def collect_region_statistics(sources: list, classes: int, device="cpu", batch_size: int = 64,
+                              workers: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`~sem2nerf.encoder.region_statistics` of the first ``classes`` channels of every mask of the
+    ``(dataset, targets)`` pairs in ``sources``, in order: ``(N, 5 classes)`` float64 on the CPU, and the masks'
+    target rows ``(N, D)`` (``targets[identity]``) when every pair has targets, else ``None``."""
     feats, codes = [], []
     for dataset, targets in sources:
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
         for batch in loader:
-            stats = region_statistics(batch["x"][:, : encoder.region_classes].to(device))
-            feats.append(stats.double().cpu())
+            feats.append(region_statistics(batch["x"][:, :classes].to(device)).double().cpu())
             codes.append(None if targets is None else targets[batch["identity"].to(targets.device)].double().cpu())
-    return torch.cat(feats), codes
+    with_targets = bool(codes) and all(c is not None for c in codes)
+    return torch.cat(feats), torch.cat(codes) if with_targets else None
+
+
+def region_buffers(stats: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The region head's buffers for training statistics ``(N, K)``: their range (``region_low`` /
+    ``region_high``), mean and standard deviation (1 for a constant statistic, whose head weight stays 0)."""
+    std = stats.std(0) if len(stats) > 1 else torch.zeros(stats.shape[1], dtype=stats.dtype)
+    return {"region_low": stats.min(0).values, "region_high": stats.max(0).values, "region_mean": stats.mean(0),
+            "region_std": torch.where(std > 1e-6, std, torch.ones_like(std))}
 
 
 @torch.no_grad()
@@ -251,26 +299,20 @@ def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = No
 
     ``sources``: ``(dataset, targets)`` pairs, datasets of encoder inputs ``x`` with ``identity`` indices and
     targets ``(num_identities, 2 * code_dim)`` codes (``None``: only standardise). The statistics of every
-    mask set the standardisation buffers and the range the statistics are clamped to (so the clamp changes no
-    training mask); with targets, the head becomes the ridge least-squares map from them
-    to the targets minus ``start_code`` (the latent average), so that the first step starts from the best
-    linear guess (the Swin head is still zero). Returns that fit (a :class:`CodeReadout`) or ``None``."""
+    mask set the buffers of :func:`region_buffers` (so the clamp to their range changes no training mask); with
+    targets, the head becomes the ridge least-squares map from them to the targets minus ``start_code`` (the
+    latent average), so that the first step starts from the best linear guess (the Swin head is still zero).
+    Returns that fit (a :class:`CodeReadout`) or ``None``."""
     head = encoder.region_head
     if head is None:
         raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
-    stats, codes = collect_region_statistics(encoder, sources, batch_size, workers)
-    mean, std = stats.mean(0), stats.std(0) if len(stats) > 1 else torch.ones(stats.shape[1], dtype=stats.dtype)
-    keep = std > 1e-6
-    encoder.region_low.copy_(stats.min(0).values.to(encoder.region_low))
-    encoder.region_high.copy_(stats.max(0).values.to(encoder.region_high))
-    encoder.region_mean.copy_(mean.to(encoder.region_mean))
-    encoder.region_std.copy_(torch.where(keep, std, torch.ones_like(std)).to(encoder.region_std))
+    stats, target = collect_region_statistics(sources, encoder.region_classes, head.weight.device, batch_size, workers)
+    for name, value in region_buffers(stats).items():
+        getattr(encoder, name).copy_(value)
     head.weight.zero_()
     head.bias.zero_()
-    with_targets = [c for c in codes if c is not None]
-    if len(with_targets) != len(codes) or not with_targets:  # standardisation only (no loss.latent targets)
+    if target is None:  # standardisation only (no loss.latent targets)
         return None
-    target = torch.cat(with_targets)
     if start_code is not None:
         target = target - start_code.double().cpu()
     readout = fit_code_readout(stats, target, ridge=ridge)
@@ -440,24 +482,13 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         if cfg_loss.latent > 0:
             code_targets, code_scale = identity_code_targets(config.decoder, model.decoder, train_set)
             if cfg_loss.latent_target != "identity":  # what the masks can tell: a read-out from visible parameters
-                trained = torch.tensor(sorted(set(train_set.identity)))
-                if cfg_loss.latent_target == "params":  # fitted on, and read from, the visible parameters alone
-                    targets_of = lambda ds: ds.identity_features(visible_only=True, standardise=False)
-                    fit_features = targets_of(train_set)
-                else:  # params_adjusted: fitted on every parameter, read out with the hidden ones at their mean
-                    from ..synthfaces import mean_hidden_params
-
-                    params = train_set.identity_params()
-                    hidden = mean_hidden_params([params[k] for k in trained.tolist()])
-                    targets_of = lambda ds: ds.identity_features(standardise=False, hidden=hidden)
-                    fit_features = train_set.identity_features(standardise=False)
-                readout = fit_code_readout(fit_features[trained], code_targets[trained])
-                code_targets = readout(targets_of(train_set))
+                targets = fit_readout_targets(cfg_loss.latent_target, code_targets, train_set)
+                code_targets = targets.codes(train_set)
                 if cfg_loss.latent_params > 0:
-                    feature_map = readout.feature_error_map(code_scale).to(device)
+                    feature_map = targets.readout.feature_error_map(code_scale).to(device)
                 if config.data.latent_extra:
                     extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
-                    extra_targets = readout(targets_of(extra_set)).to(device)
+                    extra_targets = targets.codes(extra_set).to(device)
             code_targets, code_scale = code_targets.to(device), code_scale.to(device)
         if model.encoder.region_head is not None and resume_dir is None:  # a resumed run loads it with its state
             sources = [(train_set, code_targets if cfg_loss.latent > 0 else None)]
