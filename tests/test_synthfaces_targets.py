@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sem2nerf.synthfaces import SynthHead, draw_identity, generate_dataset
-from sem2nerf.synthfaces.render import BOX_HALF, HEAD_OFFSET, head_bounds
+from sem2nerf.synthfaces.head import LABELS
+from sem2nerf.synthfaces.render import BOX_HALF, HEAD_OFFSET, HEAD_SCALE, head_bounds
 from sem2nerf.synthfaces.targets import MEAN_LIGHT, SIGMA_MAX, field_targets, sample_points
 from sem2nerf.training.data import MaskImageDataset
 
@@ -80,3 +82,33 @@ def test_reach_puts_a_quarter_of_the_points_in_the_camera_ball_where_space_beyon
     assert sigma.max().item() < 0.01 * SIGMA_MAX
     inside = sample_points(head, 1000, torch.Generator().manual_seed(2))
     assert inside.abs().max() <= BOX_HALF + 1e-6
+
+
+def test_focus_puts_that_fraction_of_the_shell_points_at_the_eyes_brows_and_mouth():
+    head = _head(3)
+    generator = lambda: torch.Generator().manual_seed(4)
+    plain = sample_points(head, 2000, generator())
+    focused = sample_points(head, 2000, generator(), focus=0.5)
+    assert focused.shape == plain.shape == (2000, 3) and focused.abs().max() <= BOX_HALF + 1e-6
+    assert torch.equal(sample_points(head, 2000, generator(), focus=0.0), plain)  # focus 0: the points of before
+
+    def near_details(points: torch.Tensor) -> torch.Tensor:
+        p = ((points - torch.tensor(HEAD_OFFSET)) / HEAD_SCALE).t()
+        inside = [(p - centre).norm(dim=0) <= radius + 1.0 for centre, radius in head.detail_spheres()]  # 1 cm shell slack
+        return torch.stack(inside).any(0).float()
+
+    shell_plain, shell_focused = near_details(plain[1000:]), near_details(focused[1000:])
+    assert near_details(focused[1000:1500]).mean() > 0.95  # the first half of the shell: the detail spheres
+    assert shell_focused.mean() > 0.5 and shell_focused.mean() > 4 * shell_plain.mean()
+    _, sigma = field_targets(head, focused[1000:1500])
+    fraction = sigma / SIGMA_MAX
+    assert ((fraction > 0.001) & (fraction < 0.999)).float().mean() > 0.8  # still near the surface
+    labels = head.labels(((focused[1000:1500] - torch.tensor(HEAD_OFFSET)) / HEAD_SCALE).t().contiguous())
+    eyes = ((labels == LABELS["l_eye"]) | (labels == LABELS["r_eye"])).float().mean()
+    plain_labels = head.labels(((plain[1000:] - torch.tensor(HEAD_OFFSET)) / HEAD_SCALE).t().contiguous())
+    assert eyes > 5 * ((plain_labels == LABELS["l_eye"]) | (plain_labels == LABELS["r_eye"])).float().mean().clamp_min(1e-3)
+
+
+def test_focus_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="focus"):
+        sample_points(_head(0), 64, torch.Generator().manual_seed(0), focus=1.5)

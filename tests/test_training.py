@@ -184,6 +184,22 @@ def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
         train(_config(tmp_path / "out", data, "stage=generator", "train.max_steps=1", "loss.geometry=1"))
     with pytest.raises(ConfigError, match="generator-stage loss"):
         _config(tmp_path, data, "loss.geometry=1")
+    with pytest.raises(ConfigError, match="geometry_focus is a fraction"):
+        _config(tmp_path, data, "stage=generator", "loss.geometry=1", "loss.geometry_focus=2")
+
+
+def test_geometry_focus_reaches_the_points_the_trainer_samples(tiny_data, tmp_path):
+    """loss.geometry_focus: the generator stage's data set serves points concentrated at the small parts (off: a
+    config has the fingerprint it had before the key existed)."""
+    from sem2nerf.training.trainer import build_datasets
+
+    assert load_config(TINY).fingerprint() == load_config(TINY, ["loss.geometry_focus=0"]).fingerprint()
+    assert load_config(TINY).fingerprint() != load_config(TINY, ["loss.geometry_focus=0.5"]).fingerprint()
+    sets = [build_datasets(_config(tmp_path, tiny_data, "stage=generator", "loss.geometry=1", "loss.geometry_points=64",
+                                   f"loss.geometry_focus={f}"))[0] for f in (0.0, 0.5)]
+    assert [s.geometry_focus for s in sets] == [0.0, 0.5]
+    plain, focused = (s[0]["points"] for s in sets)
+    assert torch.equal(plain[:32], focused[:32]) and not torch.equal(plain[32:48], focused[32:48])
 
 
 def test_generator_export_holds_the_latents_of_its_training_identities_by_name(tiny_data, tiny_decoder):
@@ -195,6 +211,28 @@ def test_generator_export_holds_the_latents_of_its_training_identities_by_name(t
     trained = sorted(name for name, images in groups.items() if set(images) & train_ids)
     assert names == trained and len(trained) < len(groups), "the trained identities, and no held-out one"
     assert z.shape == (len(names), 16) and torch.isfinite(z).all()
+
+
+def test_linear_latents_train_and_export_as_the_map_of_each_identity(tiny_data, tmp_path):
+    """A generator stage with optim.latent_linear trains W (the exported latents move from the start) and exports,
+    per trained identity, exactly features @ W; resuming it is exact (W is in the checkpoint)."""
+    from sem2nerf.decoder_folder import load_identity_latents
+    from sem2nerf.training.data import MaskImageDataset
+    from sem2nerf.training.trainer import GeneratorStage
+
+    extra = ["stage=generator", "optim.latent_init=params", "optim.latent_linear=true", "loss.z_reg=0.1"]
+    export = train(_config(tmp_path, tiny_data, *extra, "train.max_steps=2", "train.save_every=1"))
+    names, z = load_identity_latents(export)
+    data = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=None)
+    features = data.identity_features()
+    decoder = PiGANDecoder(32, 3, 16, 32, 2)
+    start = GeneratorStage(decoder, data.num_identities, RenderOptions(), 32, 12.0, seed=0, features=features).latents.weight
+    rows = torch.tensor([data.identity_names.index(n) for n in names])
+    solved = torch.linalg.lstsq(features[rows], z).solution  # the exported latents are one linear map of the features
+    assert torch.allclose(features[rows] @ solved, z, atol=1e-4)
+    assert not torch.allclose(start[rows], z, atol=1e-6)  # and W trained
+    again = train(_config(tmp_path, tiny_data, *extra, "train.max_steps=2", "train.save_every=1"), resume=str(tmp_path / "checkpoints" / "step_00000001"))
+    assert torch.allclose(load_identity_latents(again)[1], z, atol=1e-6)
 
 
 def test_params_latent_init_gives_similar_heads_similar_latents(tiny_data):
@@ -753,3 +791,30 @@ def test_gradient_accumulation_runs_the_configured_micro_batches(tiny_data, tiny
     assert len(records) == 2 and all(np.isfinite(r["total"]) for r in records)
     head = load_file(export / "model.safetensors")["encoder.head.fc.weight"]
     assert head.abs().sum() > 0  # zero-initialised head has been updated
+
+
+def test_linear_latents_are_one_learned_map_of_the_identity_features():
+    """optim.latent_linear: every identity latent is features @ W (one shared W, trained), starting at the same
+    random projection as latent_init=params; the per-identity table follows W."""
+    from sem2nerf.decoder import PiGANDecoder
+    from sem2nerf.renderer import RenderOptions
+    from sem2nerf.training.trainer import GeneratorStage, LinearLatents
+
+    decoder = PiGANDecoder(hidden_dim=16, num_layers=2, z_dim=8, mapping_hidden_dim=16, mapping_depth=1)
+    features = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    free = GeneratorStage(decoder, 5, RenderOptions(), 32, 12.0, 7, features)
+    tied = GeneratorStage(decoder, 5, RenderOptions(), 32, 12.0, 7, features, linear=True)
+    assert isinstance(tied.latents, LinearLatents) and [n for n, _ in tied.latents.named_parameters()] == ["map"]
+    assert torch.allclose(tied.latents.weight, free.latents.weight)  # the same start
+    ids = torch.tensor([4, 1])
+    loss = tied.latents(ids).pow(2).sum()
+    loss.backward()
+    assert tied.latents.map.grad is not None and tied.latents.map.grad.abs().sum() > 0
+    with torch.no_grad():
+        tied.latents.map.add_(1.0)
+    assert torch.allclose(tied.latents.weight, features @ tied.latents.map)  # all identities moved with W
+    assert torch.allclose(tied.latents(ids), tied.latents.weight[ids])
+    with pytest.raises(ValueError, match="features"):
+        GeneratorStage(decoder, 5, RenderOptions(), 32, 12.0, 7, None, linear=True)
+    with pytest.raises(ConfigError, match="latent_init=params"):
+        load_config(TINY, ["stage=generator", "optim.latent_linear=true"])

@@ -251,6 +251,15 @@ class SynthHead:
             overlays.append(_Part("neck_l", self._necklace, self.necklace_centre, self.necklace_radius + 1.6))
         self.overlays = overlays
 
+    def detail_spheres(self) -> list[tuple[torch.Tensor, float]]:
+        """Spheres (head-frame centre, radius in cm) around the small parts a mask shows: each eye with its socket
+        and the lower brow, and the mouth with its lips. ``sample_points(..., focus=...)`` concentrates points in them."""
+        P = self.params
+        eyes = [(v + sdf.vec(0.0, 0.6, 0.0), 1.45 * P.eye_width + 0.9) for v, _ in self.sockets]
+        lips_z = float(self.upper_lip[0][2])
+        mouth = (sdf.vec(0.0, self.mouth_y, lips_z), 2.4 * P.mouth_width + 0.5 * P.mouth_open + 0.6)
+        return [*eyes, mouth]
+
     # --- shapes -------------------------------------------------------------------------------
 
     def _nose(self, p: torch.Tensor) -> torch.Tensor:

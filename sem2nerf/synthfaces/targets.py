@@ -50,7 +50,39 @@ def field_targets(head: SynthHead, points: torch.Tensor, shade: bool = True) -> 
     return colour.clamp(0.0, 1.0), SIGMA_MAX * torch.sigmoid(-distance / SOFTNESS)
 
 
-def sample_points(head: SynthHead, count: int, generator: torch.Generator, reach: float | None = None) -> torch.Tensor:
+def _focus_candidates(head: SynthHead, count: int, generator: torch.Generator) -> torch.Tensor:
+    """About ``count`` world points, each uniform in one of ``head.detail_spheres()`` (the spheres equally often)."""
+    spheres = head.detail_spheres()
+    which = torch.randint(len(spheres), (count,), generator=generator)
+    out = []
+    for k, (centre, radius) in enumerate(spheres):
+        n = int((which == k).sum())
+        if not n:
+            continue
+        cube = torch.rand(4 * n + 8, 3, generator=generator) * 2 - 1  # 52 % land in the unit ball
+        ball = cube[cube.norm(dim=1) <= 1.0][:n]
+        out.append(centre.t() + radius * ball)
+    head_frame = torch.cat(out)
+    head_frame = head_frame[torch.randperm(head_frame.shape[0], generator=generator)]  # the spheres mixed, for [:n] cuts
+    world = head_frame * HEAD_SCALE + torch.tensor(HEAD_OFFSET, dtype=head_frame.dtype)
+    return world.clamp(-BOX_HALF, BOX_HALF)
+
+
+def _onto_shell(head: SynthHead, candidates: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The candidates within 6 cm of the surface, each moved to a random depth within ``_SHELL_CM`` of it."""
+    d = head.distance(_head_frame(candidates))
+    near = candidates[d.abs() < 6.0]  # within 6 cm: one step towards the surface lands within ~1 cm
+    if near.shape[0]:
+        dn = head.distance(_head_frame(near))
+        normals = _normals(head, _head_frame(near)).t()
+        jitter = (torch.rand(near.shape[0], generator=generator) * 2 - 1) * _SHELL_CM
+        near = near - ((dn - jitter) * HEAD_SCALE)[:, None] * normals
+        near = near.clamp(-BOX_HALF, BOX_HALF)
+    return near
+
+
+def sample_points(head: SynthHead, count: int, generator: torch.Generator, reach: float | None = None,
+                  focus: float = 0.0) -> torch.Tensor:
     """``count`` world points: half uniform in the pi-GAN box, half within ``_SHELL_CM`` of the surface.
 
     Near-surface points come from uniform candidates nudged onto the surface along the distance;
@@ -58,7 +90,13 @@ def sample_points(head: SynthHead, count: int, generator: torch.Generator, reach
     the box, e.g. that of the ball that holds every camera sample), half of the uniform points are drawn
     uniformly in that ball instead: outside the box the scene is empty, so the field learns no matter
     (such as a backdrop) where the cameras look past the head.
+
+    ``focus`` (0 to 1) draws that fraction of the near-surface points from candidates in the head's
+    :meth:`~sem2nerf.synthfaces.head.SynthHead.detail_spheres` (eyes, brows, mouth) instead of the whole box: the
+    small parts, a few pixels of a frame, get 3D supervision in proportion to what a mask tells about them.
     """
+    if not 0.0 <= focus <= 1.0:
+        raise ValueError(f"focus is a fraction of the near-surface points (0 to 1), got {focus}")
     n_uniform = count - count // 2
     n_far = n_uniform // 2 if reach is not None and reach > BOX_HALF else 0
     uniform = (torch.rand(n_uniform - n_far, 3, generator=generator) * 2 - 1) * BOX_HALF
@@ -69,17 +107,13 @@ def sample_points(head: SynthHead, count: int, generator: torch.Generator, reach
             more = (torch.rand(4 * n_far, 3, generator=generator) * 2 - 1) * reach
             far = torch.cat((far, more[more.norm(dim=1) <= reach]))[:n_far]
         uniform = torch.cat((uniform, far))
-    candidates = (torch.rand(count * 2, 3, generator=generator) * 2 - 1) * BOX_HALF
-    d = head.distance(_head_frame(candidates))
-    near = candidates[d.abs() < 6.0]  # within 6 cm: one step towards the surface lands within ~1 cm
-    if near.shape[0]:
-        dn = head.distance(_head_frame(near))
-        normals = _normals(head, _head_frame(near)).t()
-        jitter = (torch.rand(near.shape[0], generator=generator) * 2 - 1) * _SHELL_CM
-        near = near - ((dn - jitter) * HEAD_SCALE)[:, None] * normals
-        near = near.clamp(-BOX_HALF, BOX_HALF)
-    shell = near[: count // 2]
-    if shell.shape[0] < count // 2:
-        extra = (torch.rand(count // 2 - shell.shape[0], 3, generator=generator) * 2 - 1) * BOX_HALF
+    n_focus = round(count // 2 * focus)
+    focused = _onto_shell(head, _focus_candidates(head, 2 * n_focus, generator), generator)[:n_focus] if n_focus else None
+    n_box = count // 2 - (0 if focused is None else focused.shape[0])
+    shell = _onto_shell(head, (torch.rand(count * 2, 3, generator=generator) * 2 - 1) * BOX_HALF, generator)[:n_box]
+    if shell.shape[0] < n_box:
+        extra = (torch.rand(n_box - shell.shape[0], 3, generator=generator) * 2 - 1) * BOX_HALF
         shell = torch.cat((shell, extra))
+    if focused is not None:
+        shell = torch.cat((focused, shell))
     return torch.cat((uniform, shell))

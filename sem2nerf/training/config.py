@@ -115,6 +115,8 @@ class LossConfig:
     geometry: float = 0.0  # generator stage on SynthFaces: 3D density/colour targets (sem2nerf.synthfaces.targets)
     geometry_points: int = 2048  # 3D points per item for loss.geometry
     geometry_reach: float = 0.0  # loss.geometry: a quarter of the points uniform in the ball of this radius (0: the box only)
+    geometry_focus: float = 0.0  # loss.geometry: this fraction of the near-surface points around the eyes, brows and mouth
+                                 # (SynthHead.detail_spheres; deviation: 0.5 gives those parts ~25 x their share of the surface)
     silhouette: float = 0.0  # both stages: rendered opacity vs the mask's foreground at its pose (background rays stay empty)
     latent: float = 0.0  # encoder stage: regress the FiLM codes of the generator stage's identity latents (deviation)
     latent_target: str = "identity"  # loss.latent regresses: identity = each identity's code; params = its linear read-out
@@ -135,8 +137,10 @@ class LossConfig:
 _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "latent"): 0.0,
     ("loss", "geometry_reach"): 0.0,
+    ("loss", "geometry_focus"): 0.0,
     ("loss", "silhouette"): 0.0,
     ("optim", "latent_init"): "random",
+    ("optim", "latent_linear"): False,
     ("loss", "latent_target"): "identity",
     ("loss", "latent_extra_batch"): 16,
     ("data", "latent_extra"): None,
@@ -158,6 +162,8 @@ class OptimConfig:
     lr_dis: float = 2e-5
     lr_latent: float = 1e-3  # generator stage: per-identity latents
     latent_init: str = "random"  # generator stage: per-identity latents start at N(0, I) or at a projection of the SynthFaces parameters (params)
+    latent_linear: bool = False  # generator stage, latent_init=params: the latents stay a learned linear map of the parameters
+                                 # (deviation: no per-identity freedom, so each parameter has one exact direction in z)
     density_lr_scale: float = 1.0  # generator stage: lr multiplier of the density read-out (its outputs reach ~100)
     region_lr_scale: float = 1.0  # encoder stage: lr multiplier of the region head (0: it keeps its least-squares fit)
     scheduler: str = "none"  # none | cosine (timm CosineLRScheduler semantics: lr_min = lr / 100)
@@ -231,6 +237,8 @@ class TrainConfig:
             raise ConfigError(f"optim.name must be ranger, adam or adamw, got {self.optim.name!r}")
         if self.optim.latent_init not in ("random", "params"):
             raise ConfigError(f"optim.latent_init must be random or params, got {self.optim.latent_init!r}")
+        if self.optim.latent_linear and self.optim.latent_init != "params":
+            raise ConfigError("optim.latent_linear maps the SynthFaces parameters to the latents: set optim.latent_init=params")
         if self.optim.scheduler not in ("none", "cosine"):
             raise ConfigError(f"optim.scheduler must be none or cosine, got {self.optim.scheduler!r}")
         if self.render.patch_mode not in ("independent", "official"):
@@ -263,6 +271,8 @@ class TrainConfig:
             raise ConfigError("loss.silhouette in the generator stage is on the reconstruction renders (needs loss.recon > 0)")
         if self.loss.geometry > 0 and self.stage != "generator":
             raise ConfigError("loss.geometry is a generator-stage loss (the encoder stage trains through renders only)")
+        if not 0.0 <= self.loss.geometry_focus <= 1.0:
+            raise ConfigError(f"loss.geometry_focus is a fraction of the near-surface points (0 to 1), got {self.loss.geometry_focus}")
         if self.loss.geometry > 0 and self.loss.geometry_points < 1:
             raise ConfigError(f"loss.geometry_points must be >= 1 when loss.geometry > 0, got {self.loss.geometry_points}")
         if self.loss.recon_every < 1:

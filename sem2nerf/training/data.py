@@ -53,6 +53,7 @@ class MaskImageDataset(Dataset):
             ``point_rgb``, ``point_sigma``; see :mod:`sem2nerf.synthfaces.targets`), a pure function
             of the item index.
         geometry_reach: also sample empty space up to this radius (``sample_points``' ``reach``).
+        geometry_focus: the fraction of near-surface points around the small parts (``sample_points``' ``focus``).
         part_labels: raw-scheme class names: also return ``parts`` ``(1, S, S)``, the fraction of each
             ground-truth pixel in those classes (area-resized like the image; ``loss.part_weight``).
     """
@@ -71,6 +72,7 @@ class MaskImageDataset(Dataset):
         with_foreground: bool = False,
         geometry_points: int = 0,
         geometry_reach: float | None = None,
+        geometry_focus: float = 0.0,
         part_labels: Sequence[str] | None = None,
     ) -> None:
         self.root = Path(root)
@@ -128,7 +130,7 @@ class MaskImageDataset(Dataset):
         else:
             self.num_identities = len(ids)
         self.identity = [identity_of.get(i, n) if self.has_identities else n for n, i in enumerate(ids)]
-        self.geometry_points, self.geometry_reach = geometry_points, geometry_reach
+        self.geometry_points, self.geometry_reach, self.geometry_focus = geometry_points, geometry_reach, geometry_focus
         self._params: list | None = None  # FaceParams per identity, read on first use (identity_params)
         self._heads: dict[int, object] = {}  # SynthHead per identity
         self._geometry_cache: dict[int, dict] = {}  # item index -> its (deterministic) 3D targets
@@ -217,7 +219,7 @@ class MaskImageDataset(Dataset):
             head = self._heads[k] = SynthHead(self.identity_params()[k], head_bounds())
         with torch.no_grad():
             points = sample_points(head, self.geometry_points, torch.Generator().manual_seed(1_000_003 * index + 17),
-                                   self.geometry_reach)
+                                   self.geometry_reach, self.geometry_focus)
             rgb, sigma = field_targets(head, points)
         self._geometry_cache[index] = {"points": points, "point_rgb": rgb, "point_sigma": sigma}
         return self._geometry_cache[index]

@@ -72,19 +72,46 @@ class EncoderStage(nn.Module):
         return out.rgb, out.opacity, delta_f, delta_p
 
 
+class LinearLatents(nn.Module):
+    """Identity latents that are a learned linear map of fixed per-identity features: ``z_i = features_i @ W``.
+
+    Called with identity indices like an ``nn.Embedding``; ``weight`` is the ``(num_identities, z_dim)`` table.
+    Every identity's latent moves with ``W``, so each feature has one direction in z shared by all identities.
+    """
+
+    def __init__(self, features: torch.Tensor, projection: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("features", features.float().clone())
+        self.map = nn.Parameter(projection.float().clone())
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.features @ self.map
+
+    def forward(self, identity: torch.Tensor) -> torch.Tensor:
+        return self.features[identity] @ self.map
+
+
 class GeneratorStage(nn.Module):
     """Latents (per-identity embeddings and/or random z) -> rendered patches, through a trainable decoder."""
 
     def __init__(self, decoder: PiGANDecoder, num_identities: int, opts: RenderOptions, full_size: int, fov: float, seed: int,
-                 features: torch.Tensor | None = None) -> None:
+                 features: torch.Tensor | None = None, linear: bool = False) -> None:
         """``features`` ``(num_identities, F)`` (standardised): latents start at their fixed random projection to
-        ``z_dim`` (unit variance), so that similar identities start with similar codes; ``None``: N(0, I)."""
+        ``z_dim`` (unit variance), so that similar identities start with similar codes; ``None``: N(0, I).
+        ``linear`` (with ``features``): the latents stay a learned linear map of the features (:class:`LinearLatents`)."""
         super().__init__()
         self.decoder, self.opts, self.full_size, self.fov = decoder, opts, full_size, fov
         self.latents = None
+        if linear and features is None:
+            raise ValueError("linear latents need the identities' features")
         if num_identities > 0:
-            self.latents = nn.Embedding(num_identities, decoder.z_dim)
             gen = torch.Generator().manual_seed(seed)
+            if linear:
+                projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
+                self.latents = LinearLatents(features, projection)
+                return
+            self.latents = nn.Embedding(num_identities, decoder.z_dim)
             with torch.no_grad():
                 if features is None:
                     self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=gen))
@@ -380,6 +407,33 @@ def _resolve_resume(out: Path, resume: str | None) -> Path | None:
     return path
 
 
+def build_datasets(config: TrainConfig) -> tuple[MaskImageDataset, MaskImageDataset, dict]:
+    """The training and validation sets a config asks for, and the keyword arguments they share (for more sets).
+
+    The training set carries what the config's losses read: foreground (``loss.silhouette``), part fractions
+    (``loss.part_weight``) and, in the generator stage, 3D points (``loss.geometry`` with its points, reach and focus).
+    """
+    cfg_loss = config.loss
+    domain = get_domain(config.data.domain)
+    encoder_size = config.model.encoder_size if config.stage == "encoder" else None
+    common = {
+        "root": config.data.root, "domain": domain, "image_size": config.data.image_size, "encoder_size": encoder_size,
+        "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
+    }
+    part_labels = None
+    if cfg_loss.part_weight > 0:
+        part_labels = cfg_loss.part_labels or list(domain.small_parts)
+        if not part_labels:
+            raise ConfigError(f"loss.part_weight: domain {config.data.domain} names no small_parts; set loss.part_labels")
+    geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
+    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
+                                 geometry_reach=cfg_loss.geometry_reach or None, geometry_focus=cfg_loss.geometry_focus,
+                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels, **common)
+    val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
+    val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
+    return train_set, val_set, common
+
+
 def train(config: TrainConfig, resume: str | None = None, command: str | None = None) -> Path:
     """Run one training stage; returns the export folder (a Hub model folder or a decoder folder)."""
     from accelerate import Accelerator
@@ -415,22 +469,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     cfg_loss, cfg_render = config.loss, config.render
 
     # ---- fail fast: data, decoder, LPIPS ----
-    encoder_size = config.model.encoder_size if config.stage == "encoder" else None
-    common = {
-        "root": config.data.root, "domain": domain, "image_size": config.data.image_size, "encoder_size": encoder_size,
-        "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
-    }
-    part_labels = None
-    if cfg_loss.part_weight > 0:
-        part_labels = cfg_loss.part_labels or list(get_domain(config.data.domain).small_parts)
-        if not part_labels:
-            raise ConfigError(f"loss.part_weight: domain {config.data.domain} names no small_parts; set loss.part_labels")
-    geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
-    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
-                                 geometry_reach=cfg_loss.geometry_reach or None,
-                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels, **common)
-    val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
-    val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
+    train_set, val_set, common = build_datasets(config)
     lpips_model = load_lpips(device) if cfg_loss.lpips > 0 else None
 
     model_kwargs = {k: v for k, v in vars(config.model).items()}
@@ -499,7 +538,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     else:
         n_ids = train_set.num_identities if cfg_loss.recon > 0 or cfg_loss.geometry > 0 else 0
         features = train_set.identity_features() if n_ids and config.optim.latent_init == "params" else None
-        module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed, features)
+        module = GeneratorStage(decoder, n_ids, opts, full_size, fov, config.seed, features, config.optim.latent_linear)
         density = list(decoder.density.parameters())
         groups = [
             {"params": [p for p in decoder.parameters() if all(p is not q for q in density)], "lr": config.optim.lr},
@@ -622,7 +661,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                             cams = _cameras(yaw, pitch, device)
                         cams = torch.cat((cams, adv_cams)) if ids is not None else adv_cams
                     n_parts = (ids is not None) + (z_rand is not None) if cams is not None else 0
-                    points = batch["points"].to(device) if geometry_points else None
+                    points = batch["points"].to(device) if train_set.geometry_points else None
                     with accelerator.autocast():
                         fake_all, opacity_all, z, at_points = module(
                             ids, z_rand, cams, pattern.repeat(max(n_parts, 1), 1, 1, 1), gen, points,
