@@ -13,7 +13,6 @@ The recipe of the bundled default (README, "The bundled default model")::
     python train_accelerate.py --config configs/synthfaces_generator.yaml
     python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
-    python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
         --json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png
     python scripts/bundle_default_model.py
@@ -43,7 +42,6 @@ RECIPE = (
     "python train_accelerate.py --config configs/synthfaces_generator.yaml",
     "python -m sem2nerf synth --out data/synthfaces_extra160 --identities 3000 --views 1 --size 160 --seed 1",
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
-    "python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
     "--json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png"),
     "python scripts/bundle_default_model.py",
@@ -53,9 +51,9 @@ DESCRIPTION = """\
 `sem2nerf.DEFAULT_MODEL`). It was trained by this project's own `train_accelerate.py`, on CPU, on SynthFaces:
 procedural 3D heads that `python -m sem2nerf synth` generates with the CelebAMask-HQ label set, several views per
 identity and camera poses. The generator stage pre-trained the small pi-GAN decoder on those heads: multi-view
-reconstruction through per-identity latents that start at a projection of each head's parameters
-(`optim.latent_init=params`), the heads' own 3D density and colour (`loss.geometry`, also in the empty space around
-the box) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
+reconstruction through per-identity latents that are a learned linear map of each head's parameters
+(`optim.latent_init=params`, `optim.latent_linear`), the heads' own 3D density and colour (`loss.geometry`, also in
+the empty space around the box, half of the near-surface points around the eyes, brows and mouth: `loss.geometry_focus`) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
 brows, mouth, lips, glasses) weighing 11 x in the L2 (`loss.part_weight=10`, also in the encoder stage). The encoder stage then trained
 the region-aware Swin encoder, with a linear region head on each class's area, centroid and spread
 (`model.encoder_region_stats`, fitted by least squares to the code targets before the first step), against that
