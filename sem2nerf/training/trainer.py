@@ -107,16 +107,17 @@ class GeneratorStage(nn.Module):
             raise ValueError("linear latents need the identities' features")
         if num_identities > 0:
             gen = torch.Generator().manual_seed(seed)
-            if linear:
-                projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
-                self.latents = LinearLatents(features, projection)
-                return
-            self.latents = nn.Embedding(num_identities, decoder.z_dim)
-            with torch.no_grad():
-                if features is None:
+            if features is None:
+                self.latents = nn.Embedding(num_identities, decoder.z_dim)
+                with torch.no_grad():
                     self.latents.weight.copy_(torch.randn(num_identities, decoder.z_dim, generator=gen))
-                else:
-                    projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
+                return
+            projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
+            if linear:
+                self.latents = LinearLatents(features, projection)
+            else:
+                self.latents = nn.Embedding(num_identities, decoder.z_dim)
+                with torch.no_grad():
                     self.latents.weight.copy_(features.float() @ projection)
 
     def forward(self, identity, z_random, cam2world, pattern, generator=None, points=None):
