@@ -219,6 +219,26 @@ def test_edits_change_the_right_classes():
     assert FaceParams.from_dict(json.loads(json.dumps(params.to_dict()))) == params  # exact JSON round trip
 
 
+
+def test_the_example_eye_edits_stay_within_the_eyes_a_data_set_draws():
+    """Generator 1.1: the drawn eye openings (an eye's height) and opening x width (its area) span what the example
+    eye edits make of the example heads, so a model trained on SynthFaces has seen eyes as tall and as big as the
+    edited example masks show. (Generator 1.0 drew openings 0.8-1.2; 'eyes_bigger' took synth01 to 1.33.)"""
+    from sem2nerf.synthfaces.examples import _EXAMPLES, _find_identity
+
+    drawn = [sample_face_params(np.random.default_rng([7, i])) for i in range(400)]
+    opening = [p.eye_open for p in drawn]
+    area = [p.eye_open * p.eye_width for p in drawn]
+    eye_edits = [(number, style, forced, edit) for number, (style, forced, _, edits) in enumerate(_EXAMPLES, start=1)
+                 for edit in edits if edit.startswith("eyes")]
+    assert eye_edits, "the examples include an eye edit"
+    for number, style, forced, edit in eye_edits:
+        base = replace(_find_identity(style, number * 100), **forced)
+        edited = apply_edit(base, edit)
+        assert min(opening) <= edited.eye_open <= max(opening), (number, edit, edited.eye_open)
+        assert min(area) <= edited.eye_open * edited.eye_width <= max(area), (number, edit)
+
+
 def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     add_synth_arguments(parser)

@@ -56,7 +56,7 @@ __all__ = [
     "sample_poses",
 ]
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: eye opening 0.6-1.5 and width 0.85-1.2 (1.0: 0.8-1.2, 0.9-1.1)
 DOMAIN = "celebamask_hq"
 DEPTH_UNIT = 2e-5  # world units per step of the 16-bit depth PNGs (1.12 -> 56000)
 YAW_STD = 0.3  # radians, pi-GAN CelebA h_stddev

@@ -230,8 +230,8 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         chin_drop=u(-0.5, 0.7),
         cheek_fullness=u(0.8, 1.2),
         eye_spacing=u(3.0, 3.4),
-        eye_open=u(0.8, 1.2),
-        eye_width=u(0.9, 1.1),
+        eye_open=u(0.6, 1.5),  # 1.1: was 0.8-1.2, narrower than the 'eyes_bigger' edit reaches (x 1.4)
+        eye_width=u(0.85, 1.2),  # 1.1: was 0.9-1.1
         iris_size=u(0.9, 1.1),
         brow_height=u(-0.25, 0.35),
         brow_thickness=u(0.7, 1.4),
