@@ -1,11 +1,12 @@
-"""Set the clamp range of a trained encoder's region head from its training masks, in place.
+"""Set the clamp ranges of a trained encoder's region head from its training masks, in place.
 
 The trainer sets ``encoder.region_low`` / ``encoder.region_high`` (the range of the region statistics over the
-training masks) before the first step, together with the head's standardisation. Models trained before the range
-existed have no such buffers; this script adds them from the same masks as the trainer reads (``data.root`` with
-``data.train_list`` and ``data.latent_extra`` of the encoder config), after checking that the statistics it
-recomputes give the model's own standardisation (the same masks). The clamp is the identity on every training mask,
-so training with it would have given the same weights.
+training masks) before the first step, together with the head's standardisation, and ``encoder.region_out_low`` /
+``encoder.region_out_high`` (the range of the head's output over the same masks) at export. Models trained before
+a range existed load without it (it clamps nothing); this script sets both from the same masks as the trainer reads
+(``data.root`` with ``data.train_list`` and ``data.latent_extra`` of the encoder config), after checking that the
+statistics it recomputes give the model's own standardisation (the same masks). Both clamps are the identity on
+every training mask, so training with them would have given the same weights.
 
     python scripts/set_region_range.py --model runs/synthfaces_encoder/export --config configs/synthfaces_encoder.yaml
 """
@@ -13,7 +14,6 @@ so training with it would have given the same weights.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,11 +22,11 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sem2nerf import Sem2NeRF
-from sem2nerf.model import _weights_follow
+from sem2nerf import ModelLoadError, Sem2NeRF
+from sem2nerf.encoder import SwinEncoder
 from sem2nerf.training import load_config
 from sem2nerf.training.data import MaskImageDataset
-from sem2nerf.training.trainer import collect_region_statistics, region_buffers
+from sem2nerf.training.trainer import collect_region_statistics, region_buffers, region_output_buffers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     folder = Path(args.model)
-    with _weights_follow():  # the weights are loaded right below
-        model = Sem2NeRF(**json.loads((folder / "config.json").read_text())).eval()
     path = folder / "model.safetensors"
-    state = load_file(path)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {"encoder.region_low", "encoder.region_high"}:
-        parser.error(f"{path} does not match its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    try:
+        model = Sem2NeRF.from_pretrained(folder)
+    except ModelLoadError as err:
+        parser.error(str(err))
     encoder = model.encoder
     if encoder.region_head is None:
         parser.error(f"{args.model} has no region head (encoder_region_stats is off)")
@@ -57,10 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the {len(stats)} masks of {args.config} do not give this model's standardisation: not its "
               "training masks", file=sys.stderr)
         return 2
-    for name in ("region_low", "region_high"):
+    with torch.no_grad():
+        for name in ("region_low", "region_high"):
+            getattr(encoder, name).copy_(buffers[name])
+        buffers.update(region_output_buffers(encoder, stats))
+    state = load_file(path)
+    for name in SwinEncoder.UNBOUNDED_BUFFERS:
         state[f"encoder.{name}"] = buffers[name].float().contiguous()
     save_file(state, path)
-    print(f"set the region range of {path} from {len(stats)} training masks")
+    print(f"set the region head's input and output ranges of {path} from {len(stats)} training masks")
     return 0
 
 

@@ -16,6 +16,7 @@ of these statistics predicts them with R^2 0.77 and 0.99 on held-out masks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from timm.models.swin_transformer import SwinTransformer
@@ -56,9 +57,16 @@ class SwinEncoder(SwinTransformer):
         region_classes: with ``N > 0``, also a linear region head on :func:`region_statistics` of the first ``N``
             input channels (the one-hot classes), clamped to the range seen in training (buffers ``region_low`` and
             ``region_high``, unbounded until set) and standardised by the buffers ``region_mean`` and ``region_std``
-            (the trainer sets all four before the first step); zero-initialised like the Swin head. ``0`` (default,
-            the official encoder): no region head, no extra state-dict keys.
+            (the trainer sets all four before the first step); zero-initialised like the Swin head. Its output is
+            clamped per code dimension to its range over the training masks (buffers ``region_out_low`` and
+            ``region_out_high``, unbounded until the trainer sets them at export). ``0`` (default, the official
+            encoder): no region head, no extra state-dict keys.
     """
+
+    # The clamp ranges, with the values that clamp nothing: a model saved before a range existed loads without it.
+    UNBOUNDED_BUFFERS: ClassVar[dict[str, float]] = {
+        "region_low": -torch.inf, "region_high": torch.inf, "region_out_low": -torch.inf, "region_out_high": torch.inf,
+    }
 
     def __init__(
         self,
@@ -98,8 +106,9 @@ class SwinEncoder(SwinTransformer):
             torch.nn.init.zeros_(self.region_head.bias)
             self.register_buffer("region_mean", torch.zeros(width))
             self.register_buffer("region_std", torch.ones(width))
-            self.register_buffer("region_low", torch.full((width,), -torch.inf))
-            self.register_buffer("region_high", torch.full((width,), torch.inf))
+            for name, value in self.UNBOUNDED_BUFFERS.items():
+                size = 2 * code_dim if name.startswith("region_out") else width
+                self.register_buffer(name, torch.full((size,), value))
 
     def region_features(self, x: torch.Tensor) -> torch.Tensor:
         """The region head's input for encoder input ``x``: :func:`region_statistics` ``(B, 5 N)`` clamped to the
@@ -108,12 +117,33 @@ class SwinEncoder(SwinTransformer):
         float rounding)."""
         if self.region_head is None:
             raise RuntimeError("this encoder has no region head (region_classes=0)")
-        stats = torch.clamp(region_statistics(x[:, : self.region_classes]), self.region_low, self.region_high)
+        return self.standardise_statistics(region_statistics(x[:, : self.region_classes]))
+
+    def standardise_statistics(self, stats: torch.Tensor) -> torch.Tensor:
+        """Raw :func:`region_statistics` ``(B, 5 N)`` -> the region head's input: clamped to the training range and
+        standardised."""
+        stats = torch.clamp(stats.to(self.region_mean), self.region_low, self.region_high)
         return (stats - self.region_mean) / self.region_std
+
+    def region_output(self, features: torch.Tensor) -> torch.Tensor:
+        """The region head's code offset ``(B, 2 code_dim)`` for standardised statistics, clamped per code dimension
+        to its range over the training masks. Each statistic in its range is not enough: on the default model a mask
+        unlike any in training (a lone skin-coloured blob) combines them so that 42 % of the offset's dimensions left
+        that range (by up to 1.6 times the ranges' mean width) and the scene filled 84 % of the frame with matter; clamped, 67 %."""
+        return torch.clamp(self.region_head(features), self.region_out_low, self.region_out_high)
+
+    def fill_unbounded_buffers(self, state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+        """``state`` with every clamp range this encoder has but ``state`` lacks set to clamp nothing (a model saved
+        before that range existed behaves as it did when it was trained)."""
+        if self.region_head is None:
+            return state
+        missing = {prefix + name: torch.full_like(getattr(self, name), value)
+                   for name, value in self.UNBOUNDED_BUFFERS.items() if prefix + name not in state}
+        return {**state, **missing} if missing else state
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder input -> raw ``(frequencies, phase_shifts)``, each ``(B, code_dim)``, without the latent average."""
         out = self.forward(x)
         if self.region_head is not None:
-            out = out + self.region_head(self.region_features(x)).to(out.dtype)
+            out = out + self.region_output(self.region_features(x)).to(out.dtype)
         return out[:, : self.code_dim], out[:, self.code_dim :]

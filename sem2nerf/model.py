@@ -496,6 +496,7 @@ class Sem2NeRF(
             state = load_file(os.fspath(path), device="cpu")
         except (SafetensorError, OSError, ValueError) as err:
             raise ModelLoadError(f"cannot read weights {path}: the file is missing, truncated or not safetensors ({err})") from err
+        state = self.encoder.fill_unbounded_buffers(state, prefix="encoder.")  # clamp ranges added since it was saved
         load_state_strictly(self, state, strict=strict, source=str(path))
 
     # --- baking ---------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_region_statistics_of_known_shapes():
 
 
 def test_region_head_is_optional_zero_initialised_and_saved(tmp_path, mask_array):
-    """encoder_region_stats=True adds exactly the region head and its standardisation buffers to the state dict;
+    """encoder_region_stats=True adds exactly the region head, its standardisation and its two clamp ranges to the state dict;
     fresh, it still reproduces the latent average; it changes codes once trained and round-trips through
     save_pretrained / from_pretrained."""
     plain = Sem2NeRF(**TINY_CONFIG)
@@ -160,7 +160,7 @@ def test_region_head_is_optional_zero_initialised_and_saved(tmp_path, mask_array
     model = Sem2NeRF(**TINY_CONFIG, encoder_region_stats=True)
     added = set(model.state_dict()) - set(plain.state_dict())
     assert added == {"encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std",
-                     "encoder.region_low", "encoder.region_high"}
+                     "encoder.region_low", "encoder.region_high", "encoder.region_out_low", "encoder.region_out_high"}
     assert model.encoder.region_head.in_features == 5 * 16  # the 16 merged CelebAMask-HQ classes
     scene = model.encode(mask_array)
     torch.testing.assert_close(scene.frequencies, model.latent_avg_freq)

@@ -19,6 +19,7 @@ from sem2nerf import Sem2NeRF
 from sem2nerf.camera import PatchSchedule, angles_to_renderer, camera_to_world, sample_patch_pattern
 from sem2nerf.decoder import PiGANDecoder
 from sem2nerf.decoder_folder import load_decoder, save_decoder
+from sem2nerf.encoder import SwinEncoder
 from sem2nerf.errors import ModelLoadError
 from sem2nerf.renderer import RenderOptions, render_image, render_patch
 from sem2nerf.training import ConfigError, load_config, main
@@ -449,8 +450,9 @@ def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_
 
 
 def test_set_region_range_script_restores_the_trainers_range(tiny_data, tiny_decoder, tmp_path):
-    """scripts/set_region_range.py on an export without the range buffers (as models trained before them): it
-    recomputes exactly the range the trainer set, from the config's training masks; other masks are refused."""
+    """scripts/set_region_range.py on an export without the range buffers (as models trained before them, which load
+    with no clamp): it recomputes exactly the input and output ranges the trainer set, from the config's training
+    masks; other masks are refused."""
     import importlib.util
 
     from safetensors.torch import save_file
@@ -459,8 +461,11 @@ def test_set_region_range_script_restores_the_trainers_range(tiny_data, tiny_dec
                  "train.max_steps=1"]
     export = train(_config(tmp_path / "run", tiny_data, *overrides))
     original = load_file(export / "model.safetensors")
-    stripped = {k: v for k, v in original.items() if k not in ("encoder.region_low", "encoder.region_high")}
+    ranges = [f"encoder.{name}" for name in SwinEncoder.UNBOUNDED_BUFFERS]
+    stripped = {k: v for k, v in original.items() if k not in ranges}
     save_file(stripped, export / "model.safetensors")
+    old = Sem2NeRF.from_pretrained(export).encoder  # loads, clamping nothing
+    assert all(bool(getattr(old, name).isinf().all()) for name in SwinEncoder.UNBOUNDED_BUFFERS)
     config_file = tmp_path / "encoder.yaml"
     config_file.write_text(yaml.safe_dump(_config(tmp_path / "run", tiny_data, *overrides).to_dict()))
     spec = importlib.util.spec_from_file_location("set_region_range", ROOT / "scripts" / "set_region_range.py")
@@ -468,8 +473,9 @@ def test_set_region_range_script_restores_the_trainers_range(tiny_data, tiny_dec
     spec.loader.exec_module(script)
     assert script.main(["--model", str(export), "--config", str(config_file)]) == 0
     restored = load_file(export / "model.safetensors")
-    for key in ("encoder.region_low", "encoder.region_high"):
-        assert torch.equal(restored[key], original[key]), key
+    for key in ranges:
+        assert bool(original[key].isfinite().all()), f"the trainer set {key}"
+        torch.testing.assert_close(restored[key], original[key], rtol=0, atol=1e-6, msg=key)
     assert Sem2NeRF.from_pretrained(export).encoder.region_head is not None
     other = tmp_path / "other"
     from sem2nerf.synthfaces import generate_dataset
@@ -478,6 +484,31 @@ def test_set_region_range_script_restores_the_trainers_range(tiny_data, tiny_dec
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(yaml.safe_dump(_config(tmp_path / "run", other, *overrides).to_dict()))
     assert script.main(["--model", str(export), "--config", str(wrong)]) == 2
+
+
+def test_region_head_output_is_clamped_to_its_training_range_at_export(tiny_data, tiny_decoder, tmp_path):
+    """The export clamps the region head's code offset per dimension to its range over the training masks: on every
+    training mask the clamp changes nothing, while a mask unlike any of them (one class filling the frame) has
+    dimensions that the clamp brings back into that range (each statistic alone is already in its range)."""
+    overrides = [f"decoder={tiny_decoder}", "loss.latent=1", "loss.latent_target=params", "model.encoder_region_stats=true",
+                 "train.max_steps=1"]
+    export = train(_config(tmp_path / "run", tiny_data, *overrides))
+    model = Sem2NeRF.from_pretrained(export)
+    encoder = model.encoder
+    low, high = encoder.region_out_low, encoder.region_out_high
+    assert bool(low.isfinite().all() and high.isfinite().all() and (low <= high).all())
+    train_set = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=model.encoder_size)
+    x = torch.stack([train_set[i]["x"] for i in range(len(train_set))])
+    with torch.no_grad():
+        features = encoder.region_features(x)
+        torch.testing.assert_close(encoder.region_output(features), encoder.region_head(features), rtol=0, atol=0)
+        odd = torch.zeros(1, *x.shape[1:])
+        odd[0, 1] = 1.0  # skin everywhere
+        raw = encoder.region_head(encoder.region_features(odd))[0]
+        clamped = encoder.region_output(encoder.region_features(odd))[0]
+    outside = (raw < low) | (raw > high)
+    assert bool(outside.any()), "the odd mask's offset leaves the training range"
+    assert bool(((clamped >= low) & (clamped <= high)).all()) and torch.equal(clamped[~outside], raw[~outside])
 
 
 def test_region_lr_scale_zero_keeps_the_fitted_region_head(tiny_data, tiny_decoder, tmp_path):

@@ -321,6 +321,24 @@ def region_buffers(stats: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
+def region_output_buffers(encoder, stats: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The range of an encoder's region-head output over training statistics ``(N, K)`` (``region_out_low`` /
+    ``region_out_high``, per code dimension), for the head as it is now: set at export, when training is over."""
+    out = encoder.region_head(encoder.standardise_statistics(stats))
+    return {"region_out_low": out.min(0).values, "region_out_high": out.max(0).values}
+
+
+def set_region_output_range(encoder, datasets: list, batch_size: int = 64, workers: int = 0) -> int:
+    """Set ``encoder``'s region-head output range from the masks of ``datasets`` (its training masks); returns their
+    count. On those masks the clamp then changes nothing."""
+    stats, _ = collect_region_statistics([(d, None) for d in datasets], encoder.region_classes,
+                                         encoder.region_head.weight.device, batch_size, workers)
+    for name, value in region_output_buffers(encoder, stats).items():
+        getattr(encoder, name).copy_(value)
+    return len(stats)
+
+
+@torch.no_grad()
 def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = None, batch_size: int = 64,
                     workers: int = 0, ridge: float = 1e-2) -> CodeReadout | None:
     """Set an encoder's region head from data before training (``model.encoder_region_stats``).
@@ -744,7 +762,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     accelerator.wait_for_everyone()
     export = out / "export"
     if accelerator.is_main_process:
-        export = _export(config, raw, export, metrics, command, time.time() - started, start_step, train_set)
+        region_sets = [train_set] + ([extra_set] if extra_set is not None else [])  # the region head's training masks
+        export = _export(config, raw, export, metrics, command, time.time() - started, start_step, train_set, region_sets)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return export
@@ -818,7 +837,8 @@ def validate(config: TrainConfig, raw: nn.Module, val_set: MaskImageDataset, opt
     return {"psnr": float(psnr.mean()) if psnr.numel() else math.nan, "l2": float(l2.mean()) if l2.numel() else math.nan, "count": int(psnr.numel())}
 
 
-def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, command: str | None, seconds: float, start_step: int, train_set) -> Path:
+def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, command: str | None, seconds: float, start_step: int, train_set,
+            region_sets: list) -> Path:
     data_desc = _describe_data(config, train_set)
     hardware = f"{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"CPU{_cpu_name()} ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
     meta = {
@@ -840,6 +860,8 @@ def _export(config: TrainConfig, raw: nn.Module, export: Path, metrics: dict, co
             latents = (names, raw.latents.weight.detach()[torch.tensor(trained)])
         return save_decoder(raw.decoder, export, domain=config.data.domain, metadata=meta, identity_latents=latents)
     model: Sem2NeRF = raw.model
+    if model.encoder.region_head is not None:  # the head is final now: clamp its output to its training range
+        set_region_output_range(model.encoder, region_sets, workers=config.data.workers)
     metric_text = (
         f"Validation after {config.train.max_steps} steps ({metrics.get('count', 0)} held-out masks, full {config.render.val_size}px "
         f"renders at the annotated pose): PSNR {metrics.get('psnr', float('nan')):.2f} dB, L2 {metrics.get('l2', float('nan')):.5f}."
