@@ -219,7 +219,6 @@ def test_edits_change_the_right_classes():
     assert FaceParams.from_dict(json.loads(json.dumps(params.to_dict()))) == params  # exact JSON round trip
 
 
-
 def test_the_example_eye_edits_stay_within_the_eyes_a_data_set_draws():
     """Generator 1.1: the drawn eye openings (an eye's height) and opening x width (its area) span what the example
     eye edits make of the example heads, so a model trained on SynthFaces has seen eyes as tall and as big as the
