@@ -93,6 +93,17 @@ def user_errors() -> Iterator[None]:
 # --- masks -------------------------------------------------------------------------------------
 
 
+# CelebAMask-HQ's sided classes are the person's sides: l_eye is the person's left eye, on the image's right.
+SIDE_HINTS = {"l_eye": "person's left, image right", "r_eye": "person's right, image left",
+              "l_brow": "person's left, image right", "r_brow": "person's right, image left",
+              "l_ear": "person's left, image right", "r_ear": "person's right, image left"}
+
+
+def class_label(name: str) -> str:
+    """The class picker's label of a class: its name, and for a sided class which side of the image it is on."""
+    return f"{name} ({SIDE_HINTS[name]})" if name in SIDE_HINTS else name
+
+
 def drawing_scheme(domain: Domain):
     """The label scheme people draw with: the domain's raw scheme (e.g. CelebAMask-HQ's 19 classes)."""
     return get_label_scheme(domain.raw_scheme)
@@ -540,7 +551,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                     format="png", elem_id="mask-editor", height=560,
                 )
                 picker = gr.Radio(
-                    list(scheme.class_names), value="skin" if "skin" in scheme.class_names else scheme.class_names[-1],
+                    [(class_label(name), name) for name in scheme.class_names],
+                    value="skin" if "skin" in scheme.class_names else scheme.class_names[-1],
                     label="Class to draw (the brush colour)", elem_id="class-picker",
                 )
                 brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush size (pixels)")

@@ -100,7 +100,6 @@ def stats_r2(model: Sem2NeRF, fit: MaskImageDataset, probes: list[MaskImageDatas
 
 def oracle_edits(model: Sem2NeRF, targets: ReadoutTargets, examples: Path, size: int = 64, samples: int = 24) -> dict:
     """Edit ratios of the exact read-out targets for the first example identity and its edits (see the docstring)."""
-    from dataclasses import replace
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from eval_synthetic import edit_change, framed_labels, render
@@ -108,10 +107,9 @@ def oracle_edits(model: Sem2NeRF, targets: ReadoutTargets, examples: Path, size:
     from sem2nerf.masks import load_mask
     from sem2nerf.model import Scene
     from sem2nerf.synthfaces import apply_edit
-    from sem2nerf.synthfaces.examples import _EXAMPLES, _find_identity
+    from sem2nerf.synthfaces.examples import example_identity
 
-    style, forced, pose, edits = _EXAMPLES[0]
-    base = replace(_find_identity(style, 100), **forced)  # synth01, as write_example_masks draws it
+    base, pose, edits = example_identity(1)  # synth01, as write_example_masks draws it
     d = model.decoder.code_dim
 
     def scene_of(params) -> Scene:

@@ -144,10 +144,19 @@ def training_markdown(data: dict, generator: dict, encoder: dict) -> str:
     what = {"Generator": "views of training identities through their latents",
             "Encoder": "held-out masks, the first identity of the test split"}
 
+    from sem2nerf.synthfaces import GENERATOR_VERSION
+
+    stale = [] if data["version"] == GENERATOR_VERSION else [
+        "",
+        (f"The package now draws SynthFaces with generator {GENERATOR_VERSION} (CelebAMask-HQ framing and left/right, "
+         f"free-form hair; docs/synthfaces.md). This model and its evaluation are of generator {data['version']} heads "
+         "until it is retrained with the recipe above on a new data set."),
+    ]
     return "\n".join([
         (f"SynthFaces generator version {data['version']}, seed {data['seed']}: {data['identities']} identities x "
         f"{data['views_per_identity']} views at {data['image_size']} px ({data['train_images']} training images, "
         f"{data['test_images']} held out by identity)."),
+        *stale,
         "",
         stage("Generator", generator),
         stage("Encoder", encoder),

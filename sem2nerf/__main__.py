@@ -1,4 +1,4 @@
-"""Command line: ``python -m sem2nerf {render,info,schemes,synth,convert} ...``."""
+"""Command line: ``python -m sem2nerf {render,info,schemes,synth,drawn,convert} ...``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="generate a SynthFaces data set (procedural 3D heads, CelebAMask-HQ layout)")
     add_synth_arguments(s)
+    from .drawn import add_drawn_arguments
+
+    d = sub.add_parser("drawn", help="write a DrawnFaces set (masks drawn in 2D, out-of-family evaluation)")
+    add_drawn_arguments(d)
     _add_convert_parser(sub)
     return parser
 
@@ -261,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         from .synthfaces import run_synth
 
         return run_synth(args)
+    if args.command == "drawn":
+        from .drawn import run_drawn
+
+        return run_drawn(args)
     try:
         return handlers[args.command](args)
     except (Sem2NeRFError, ValueError, KeyError) as err:

@@ -177,3 +177,10 @@ def test_model_loading_reports_problems_on_the_page(tiny_model, tmp_path):
     tiny_model.save_pretrained(tmp_path / "m")
     model, status = app.load_model(str(tmp_path / "m"), device="cpu")
     assert model is not None and model.device.type == "cpu" and app.max_size(model) == app.CPU_MAX_SIZE
+
+
+def test_the_class_picker_says_which_side_of_the_image_a_sided_class_is_on():
+    """CelebAMask-HQ's l_eye / l_brow / l_ear are the person's left, the image's right: the picker says so."""
+    assert app.class_label("l_eye") == "l_eye (person's left, image right)"
+    assert app.class_label("r_ear") == "r_ear (person's right, image left)"
+    assert app.class_label("l_lip") == "l_lip" and app.class_label("ear_r") == "ear_r"  # lower lip, earring: no side

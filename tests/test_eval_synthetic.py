@@ -126,7 +126,7 @@ def test_ground_truth_model_scores_near_perfect_at_every_pose(bench, dataset, ca
     for pose in rec["poses"]:
         assert pose["model"]["psnr"] > 35.0 and pose["model"]["ssim"] > 0.98, pose
         assert pose["margin"]["psnr"] > 10.0 and pose["margin"]["ssim"] > 0.3, pose
-        assert pose["model"]["iou"] > 0.97 and pose["margin"]["iou"] > 0.2, pose  # its silhouette is the truth's
+        assert pose["model"]["iou"] > 0.97 and pose["margin"]["iou"] > 0.05, pose  # its silhouette is the truth's (2.0 heads fill more of the frame alike: the mean face has IoU ~0.87)
         # the true shape in mean colours loses the colours the ground-truth model has
         assert pose["shape_reference"]["psnr"] < pose["model"]["psnr"] - 3.0, pose
     assert "LPIPS" not in capsys.readouterr().out  # evaluate() logs through ``log`` only

@@ -34,6 +34,7 @@ import torch
 from PIL import Image
 
 from ..domains import get_domain, write_pose_file
+from ..folders import prepare_output_folder
 from ..masks import crop_to_domain
 from .head import SynthHead
 from .params import FaceParams, sample_face_params
@@ -56,7 +57,7 @@ __all__ = [
     "sample_poses",
 ]
 
-GENERATOR_VERSION = "1.1"  # 1.1: eye opening 0.6-1.5 and width 0.85-1.2 (1.0: 0.8-1.2, 0.9-1.1)
+GENERATOR_VERSION = "2.0"  # see docs/synthfaces.md, "Versions"
 DOMAIN = "celebamask_hq"
 DEPTH_UNIT = 2e-5  # world units per step of the 16-bit depth PNGs (1.12 -> 56000)
 YAW_STD = 0.3  # radians, pi-GAN CelebA h_stddev
@@ -167,22 +168,7 @@ def _check_arguments(out_dir, identities, views, size, test_fraction, workers, o
         raise ValueError(f"test fraction must be in [0, 1), got {test_fraction}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} is a file")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f"output folder {out} is not empty (overwrite=True / --overwrite replaces a data set)")
-        if not (out / "synthfaces.json").is_file():
-            raise ValueError(f"output folder {out} is not empty and holds no SynthFaces data set; not touching it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
-    return out
+    return prepare_output_folder(out_dir, overwrite, "synthfaces.json", "SynthFaces data set")
 
 
 def generate_dataset(
@@ -297,7 +283,7 @@ def _description(identities, views, size, seed, test_fraction, jpeg_quality, n_t
         "image_ids": "identity_index * views_per_identity + view_index",
         "domain": DOMAIN,
         "label_scheme": domain.raw_scheme,
-        "left_right": "l_eye / l_brow / l_ear are on the image's left in a frontal view (the person's right)",
+        "left_right": "CelebAMask-HQ: l_eye / l_brow / l_ear are the person's left, on the image's right in a frontal view",
         "camera": {
             "convention": "sem2nerf.camera: unit sphere, looking at the origin, theta = 90 - yaw, phi = 90 + pitch",
             "fov_full_deg": round(full_fov(size, domain.fov, domain.crop_fraction), 6),

@@ -6,8 +6,8 @@ jaw, cheeks, nose, ears, neck and torso, with eye sockets and an open mouth carv
 lips, hair, and optional hat, glasses, earrings and necklace. Labels are functions of the 3D
 surface point only, so every view of a head agrees on them.
 
-Left and right follow CelebAMask-HQ as the project reads it: ``l_eye``, ``l_brow`` and ``l_ear``
-are on the image's left in a frontal view, i.e. at x < 0, the person's right side.
+Left and right follow CelebAMask-HQ: ``l_eye``, ``l_brow`` and ``l_ear`` are the person's left, i.e. at x > 0, on the
+image's right in a frontal view. Per-side tuples (eyes, sockets, ears, hair sides) list the person's left first.
 
 Every part carries a bounding sphere: :meth:`SynthHead.distance` evaluates a part only at points
 where it can change the result, which keeps sphere tracing fast without changing the field.
@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import sdf
@@ -32,6 +33,7 @@ LABELS = {
     "l_ear": 8, "r_ear": 9, "mouth": 10, "u_lip": 11, "l_lip": 12, "hair": 13, "hat": 14, "ear_r": 15,
     "neck_l": 16, "neck": 17, "cloth": 18,
 }
+_SIDES = (1.0, -1.0)  # x sign of the person's left, then right side
 _FLESH_GROUPS = ("skin", "nose", "l_ear", "r_ear", "neck", "cloth")  # labels of the blended flesh parts
 _FLESH_IDS = torch.tensor([LABELS[g] for g in _FLESH_GROUPS])
 _SKIN_LIKE = torch.tensor([LABELS[g] for g in ("skin", "nose", "l_ear", "r_ear", "neck")])
@@ -83,23 +85,24 @@ class SynthHead:
         v = sdf.vec
         hw, hh, hd = P.head_width, P.head_height, P.head_depth
         # skull and face: the skin group, always evaluated
-        self.cran = (v(0.0, 2.0, -1.0), v(7.4 * hw, 8.8 * hh, 9.6 * hd))
-        self.face = (v(0.0, -2.5, 2.3), v(6.7 * hw, 7.0, 6.0))
-        self.jaw = (v(0.0, -6.6 - 0.3 * P.chin_drop, 2.2), v(5.6 * P.jaw_width * hw, 4.6 + 0.3 * P.chin_drop, 5.3))
-        self.chin = (v(0.0, -9.4 - P.chin_drop, 5.6), v(2.4, 1.8, 2.0))
-        cheek_r = v(2.3, 2.1, 2.2) * P.cheek_fullness
-        self.cheeks = ((v(-3.6, -2.6, 5.2), cheek_r), (v(3.6, -2.6, 5.2), cheek_r))
+        self.cran = (v(0.0, 2.0, -1.0), v(6.8 * hw, 8.8 * hh, 9.6 * hd))
+        self.face = (v(0.0, -2.5, 2.3), v(6.1 * hw, 7.0, 6.0))
+        self.jaw = (v(0.0, -5.3 - 0.3 * P.chin_drop, 2.2 - 1.2 * (P.jaw_square - 1.0)),
+                    v(5.0 * P.jaw_width * hw, 3.6 + 0.3 * P.chin_drop, 5.3 * P.jaw_square))
+        self.chin = (v(0.0, -7.4 - P.chin_drop, 5.6), v(2.4 * P.chin_width, 1.7, 2.0))
+        cheek_r = v(2.1, 2.0, 2.1) * P.cheek_fullness
+        self.cheeks = ((v(-3.3, -2.6, 5.2), cheek_r), (v(3.3, -2.6, 5.2), cheek_r))
         self.ridge = (v(0.0, 2.3 + 0.5 * P.brow_height, 6.6), v(5.4 * hw, 1.6, 2.0))
         # features are placed on the skin surface, so they sit right on any head shape
         ex = P.eye_spacing
         self.eye_y = 0.3
         self.z_eye = self._surface_z(ex, self.eye_y)
         self.eye_radius = 1.25
-        self.eye_centres = tuple(v(s * ex, self.eye_y, self.z_eye - 0.1 - self.eye_radius) for s in (-1.0, 1.0))
-        socket_r = v(1.45 * P.eye_width, 0.6 * P.eye_open, 1.15)
-        self.sockets = tuple((v(s * ex, self.eye_y + 0.05, self.z_eye + 0.2), socket_r) for s in (-1.0, 1.0))
+        self.eye_centres = tuple(v(s * ex, self.eye_y, self.z_eye - 0.1 - self.eye_radius) for s in _SIDES)
+        socket_r = v(1.3 * P.eye_width, 0.52 * P.eye_open, 1.15)
+        self.sockets = tuple((v(s * ex, self.eye_y + 0.05, self.z_eye + 0.2), socket_r) for s in _SIDES)
         nl, nw = P.nose_length, P.nose_width
-        y_tip = -3.3 * nl
+        y_tip = -3.0 * nl
         z_root = self._surface_z(0.0, 0.8)
         z_tip = self._surface_z(0.0, y_tip) + 1.9 * P.nose_protrusion
         self.nose_bridge = (v(0.0, 0.8, z_root - 0.45), v(0.0, y_tip + 0.3, z_tip - 0.75), 0.62 * (0.8 + 0.2 * nw))
@@ -107,7 +110,7 @@ class SynthHead:
         z_wing = self._surface_z(1.1 * nw, y_tip - 0.35)
         self.nose_wings = tuple((v(s * 1.05 * nw, y_tip - 0.35, z_wing + 0.1), v(0.75, 0.6, 0.75)) for s in (-1.0, 1.0))
         mw, lt, op = P.mouth_width, P.lip_thickness, P.mouth_open
-        self.mouth_y = -6.1 - 0.3 * P.chin_drop
+        self.mouth_y = -5.5 - 0.3 * P.chin_drop
         z_m = self._surface_z(0.0, self.mouth_y)
         self.lip_bend = 0.09
         self.upper_lip = (v(0.0, self.mouth_y + 0.42 * lt + op / 2, z_m - 0.45), v(2.3 * mw, 0.5 * lt, 0.85))
@@ -115,12 +118,20 @@ class SynthHead:
         self.cavity = (v(0.0, self.mouth_y, z_m - 0.7), v(1.9 * mw, op / 2 + 0.45 * lt, 1.6)) if op > 0.05 else None
         self.x_ear = self._surface_x(-0.3, -0.8)
         es = P.ear_size
-        self.ears = tuple((v(s * (self.x_ear + 0.15), -0.3, -0.8), v(0.75, 3.0 * es, 1.8 * es)) for s in (-1.0, 1.0))
-        self.ear_bottom = -0.3 - 3.0 * es
-        self.neck = (v(0.0, -4.0, -1.6), v(0.0, -22.0, -1.2), 4.7 * P.neck_width)
-        self.shoulders = (v(-10.0, -20.5, -1.8), v(10.0, -20.5, -1.8), 5.0)
-        self.chest = (v(0.0, -25.0, -0.8), v(14.0, 8.0, 7.0))
-        self.neckline = (v(0.0, -15.3, 4.0), v(5.0, 2.2 * P.neckline_depth, 6.5))
+        self.ears = tuple((v(s * (self.x_ear + 0.15), -0.3, -0.8), v(0.85, 3.4 * es, 2.1 * es)) for s in _SIDES)
+        self.ear_bottom = -0.3 - 3.4 * es
+        self.neck = (v(0.0, -4.0, -1.2), v(0.0, -22.0, -0.4), 5.3 * P.neck_width)
+        # The torso sits higher than anatomy would put it: real portrait masks show clothes at the frame's bottom
+        # corners from about 7 cm below the eyes, and the pi-GAN box ends 12 cm below them.
+        sw, sy = 10.5 * P.shoulder_width, -13.2 - P.shoulder_drop
+        self.torso_pivot = v(0.0, -11.0, -2.0)
+        turn, tilt = math.radians(P.torso_turn), math.radians(P.shoulder_tilt)
+        self.torso_rot = torch.tensor(((math.cos(turn), 0.0, -math.sin(turn)), (0.0, 1.0, 0.0),
+                                       (math.sin(turn), 0.0, math.cos(turn)))) @ torch.tensor(
+            ((math.cos(tilt), math.sin(tilt), 0.0), (-math.sin(tilt), math.cos(tilt), 0.0), (0.0, 0.0, 1.0)))
+        self.shoulders = (v(-sw, sy, -3.2), v(sw, sy, -3.2), 4.6)
+        self.chest = (v(0.0, -16.5, -0.8), v(11.5 * P.shoulder_width, 5.5, 6.4))
+        self.neckline = (v(P.neckline_shift, -12.6, 4.0), v(4.2, 1.4 * P.neckline_depth, 6.5))
         self._build_hair()
         self._build_accessories()
         self._build_parts()
@@ -148,21 +159,39 @@ class SynthHead:
         return float(x[int(torch.nonzero(self._skin(pts) < 0)[0])])
 
     def _build_hair(self) -> None:
+        """Free-form hair: a scalp shell with a volume per side under a hairline (parting, fringe, sweep), a lock per
+        side hanging to that side's length (flaring, optionally over the shoulder), waves and an optional bun."""
         P = self.params
         vol = P.hair_volume
         cc, cr = self.cran
-        self.shell = (cc + sdf.vec(0.0, 0.25 * vol, -0.15 * vol), cr + sdf.vec(0.85, 0.9, 0.9) * vol)
-        y_front = (2.7 + 0.3 * P.hairline) if P.hair_style == "bangs" else (5.4 + P.hairline)
-        # hair lies above a plane that rises from the nape (y = -5.5 at z = -10) to the hairline (z = 8)
+        centre = cc + sdf.vec(0.0, 0.25 * vol, -0.15 * vol)
+        radii = cr + sdf.vec(1.6, 1.4, 1.0) * vol
+        self.shell = (centre, radii + sdf.vec(1.6 * vol * (max(P.hair_volume_left, P.hair_volume_right) - 1.0), 0, 0))
+        self.shell_rx = tuple(float(cr[0]) + 1.6 * vol * side for side in (P.hair_volume_left, P.hair_volume_right))
+        self.shell_centre, self.shell_radii = centre, radii
+        # the hairline rises from the nape (y = -5.5 at z = -10) to the front line (z = 8); a fringe lowers the front
+        top = 7.0 + P.hairline
+        self.hair_front = top + (2.5 + 0.3 * P.hairline - top) * P.hair_fringe
         self.hair_y_back = -5.5
-        self.hair_slope = (y_front - self.hair_y_back) / 18.0
-        self.ear_clear = P.hair_style in ("short", "bangs")
-        self.curtain = None
-        if P.hair_style in ("bob", "long"):
-            bottom = -10.0 if P.hair_style == "bob" else -17.0
-            half_x = float(self.shell[1][0]) * 0.97 + 0.4
-            self.curtain = (sdf.vec(-half_x + 2.0, bottom + 2.0, -10.5 * P.head_depth - 0.5 * vol + 2.0),
-                            sdf.vec(half_x - 2.0, -1.0, -0.8))
+        sides = (P.hair_length_left, P.hair_length_right)
+        self.ear_clear = tuple(length > -1.0 for length in sides)
+        self.locks = []  # per side: (x sign, bottom y, outer x at the top, flare, front z, forward reach)
+        for s, length, rx, front in zip(_SIDES, sides, self.shell_rx, (P.hair_front_left, P.hair_front_right),
+                                         strict=True):
+            if P.hair_style == "bald" or length > -1.5:
+                continue
+            flare = min(2.5, 0.12 * (-length)) * vol
+            front_z = 1.5 if length < -6.0 else -0.8  # hair to the jaw or longer falls over the ear
+            self.locks.append((s, length, rx * 0.97 + 0.4, flare, front_z, 6.0 if front else 0.0))
+        rng = np.random.default_rng(P.hair_seed)
+        k = rng.normal(size=(4, 3))
+        k = k / np.linalg.norm(k, axis=1, keepdims=True) * np.array([[0.55], [0.75], [1.4], [1.9]])
+        self.wave_k = torch.tensor(k.T, dtype=torch.float32)  # (3, 4) wave vectors, rad per cm
+        self.wave_phase = torch.tensor(rng.uniform(0, 2 * math.pi, 4), dtype=torch.float32)[:, None]
+        curl = min(1.0, max(0.0, (P.hair_wave - 0.35) / 0.65))  # curly hair adds the finer waves
+        self.wave_amp = torch.tensor((0.6, 0.5, 0.35 * curl, 0.3 * curl), dtype=torch.float32)[:, None] * P.hair_wave
+        self.wave_lipschitz = 1.0 + float((self.wave_amp[:, 0] * torch.linalg.vector_norm(self.wave_k, dim=0)).sum())
+        self.bun = (sdf.vec(0.3 * P.hair_part, 6.2, -8.4), 2.6) if P.hair_tie == "bun" else None
 
     def _build_accessories(self) -> None:
         P = self.params
@@ -203,6 +232,7 @@ class SynthHead:
         nose_bound = _enclose(_cap_bound(*self.nose_bridge), self.nose_tip,
                               *(_ell_bound(*w) for w in self.nose_wings), pad=0.3)
         torso_bound = _enclose(_cap_bound(*self.shoulders), _ell_bound(*self.chest), pad=0.8)
+        torso_bound = (self.torso_pivot + self.torso_rot.T @ (torso_bound[0] - self.torso_pivot), torso_bound[1])
         self.blends = [
             _Part("nose", self._nose, *nose_bound, blend=0.7),
             _Part("l_ear", lambda p: sdf.ellipsoid(p, *self.ears[0]), *_ell_bound(*self.ears[0]), blend=0.5),
@@ -229,11 +259,20 @@ class SynthHead:
                   *_enclose(_ell_bound(*self.lower_lip), pad=lip_pad)),
         ]
         if P.hair_style != "bald":
-            spheres = [_ell_bound(*self.shell)]
-            if self.curtain is not None:
-                lo, hi = self.curtain
-                spheres.append(((lo + hi) * 0.5, float(torch.linalg.vector_norm(hi - lo)) * 0.5 + 2.0))
-            overlays.append(_Part("hair", self._hair, *_enclose(*spheres, pad=0.5)))
+            # the scalp, each side's lock and a bun are separate parts (a hard union), so that each is evaluated only
+            # near its own bound; the same waves displace all of them, so their outlines continue across the seams
+            pad = 0.5 + float(self.wave_amp.sum())
+            overlays.append(_Part("hair", self._hair, *_enclose(_ell_bound(*self.shell), pad=pad)))
+            for lock in self.locks:
+                side, bottom, outer, flare, front_z, reach = lock
+                back = -10.5 * P.head_depth - 0.5 * P.hair_volume
+                lo = sdf.vec(min(0.0, side * (outer + flare)), bottom, back)
+                hi = sdf.vec(max(0.0, side * (outer + flare)), -1.0, front_z + reach)
+                bound = ((lo + hi) * 0.5, float(torch.linalg.vector_norm(hi - lo)) * 0.5 + pad)
+                overlays.append(_Part("hair", lambda p, lock=lock: self._waved(self._lock(p, *lock), p), *bound))
+            if self.bun is not None:
+                overlays.append(_Part("hair", lambda p: self._waved(sdf.sphere(p, *self.bun), p), self.bun[0],
+                                      self.bun[1] + pad))
         if P.hat:
             overlays.append(_Part("hat", self._hat, *_enclose(_ell_bound(*self.hat_dome), _ell_bound(*self.hat_brim))))
         if P.glasses:
@@ -268,20 +307,62 @@ class SynthHead:
             d = sdf.smin(d, sdf.ellipsoid(p, *wing), 0.5)
         return d
 
+    def _torso_frame(self, p: torch.Tensor) -> torch.Tensor:
+        """Points in the frame of the turned and tilted torso (a rotation about ``torso_pivot``)."""
+        return self.torso_rot @ (p - self.torso_pivot) + self.torso_pivot
+
     def _torso(self, p: torch.Tensor) -> torch.Tensor:
-        return sdf.smin(sdf.capsule(p, *self.shoulders), sdf.ellipsoid(p, *self.chest), 3.0)
+        q = self._torso_frame(p)
+        return sdf.smin(sdf.capsule(q, *self.shoulders), sdf.ellipsoid(q, *self.chest), 3.0)
+
+    def _neckline(self, p: torch.Tensor) -> torch.Tensor:
+        """Points of the clothes' surface that show the neck: a round or V-shaped opening below the throat."""
+        q = self._torso_frame(p)
+        inside = sdf.ellipsoid(q, *self.neckline) < 0
+        if self.params.neckline_v:
+            top = float(self.neckline[0][1]) + 1.0
+            depth = 2.4 * self.params.neckline_depth
+            inside |= ((q[0] - float(self.neckline[0][0])).abs() < 0.9 * (q[1] - (top - depth)) + 0.6) & (q[1] < top) & (q[2] > 0)
+        return inside
 
     def _hair(self, p: torch.Tensor) -> torch.Tensor:
-        d = sdf.ellipsoid(p, *self.shell)
-        norm = math.sqrt(1.0 + self.hair_slope**2)
-        above = (p[1] - self.hair_y_back - self.hair_slope * (p[2] + 10.0)) / norm
+        P = self.params
+        x, y, z = p
+        rx = torch.where(x > 0, self.shell_rx[0], self.shell_rx[1])
+        radii = torch.stack((rx, self.shell_radii[1].expand_as(rx), self.shell_radii[2].expand_as(rx)))
+        d = sdf.ellipsoid(p, self.shell_centre, radii)
+        # the front line: the sweep tilts it, an off-centre parting lifts it where the hair divides
+        notch = (1.0 - P.hair_fringe) * 1.2 * (1.0 - (x - P.hair_part).abs() / 1.6).clamp_min(0.0)
+        front = self.hair_front - P.hair_sweep * 0.35 * x + notch
+        slope = (front - self.hair_y_back) / 18.0
+        # at the temples (the head's sides, behind the eyes) the hair comes down to the ears' middle
+        temple = ((x.abs() - 5.5) / 1.5).clamp(0.0, 1.0) * ((5.0 - z) / 3.0).clamp(0.0, 1.0)
+        above = (y - self.hair_y_back - slope * (z + 10.0) + 2.6 * temple) / torch.sqrt(1.0 + slope * slope)
         d = sdf.smax(d, -above, 0.4)
-        if self.ear_clear:
-            for ear_c, _ in self.ears:
+        for clear, (ear_c, _) in zip(self.ear_clear, self.ears, strict=True):
+            if clear:
                 d = sdf.smax(d, -sdf.sphere(p, ear_c + sdf.vec(0.0, 0.8, 0.0), 2.8), 0.5)
-        if self.curtain is not None:
-            d = sdf.smin(d, sdf.box(p, *self.curtain) - 2.0, 1.0)
-        return d
+        return self._waved(d, p)
+
+    def _waved(self, d: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """A hair distance displaced by the identity's waves, scaled back to a distance bound."""
+        waves = (self.wave_amp * torch.sin(self.wave_k.T @ p + self.wave_phase)).sum(0)
+        return (d - waves) / self.wave_lipschitz
+
+    def _lock(self, p: torch.Tensor, side: float, bottom: float, outer: float, flare: float, front_z: float,
+              reach: float) -> torch.Tensor:
+        """One side's hanging hair: a rounded slab from the midline to ``outer`` (flaring by ``flare`` towards its
+        end), from y = -1 down to ``bottom``, behind ``front_z``; ``reach`` brings it forward below the chin."""
+        x = side * p[0]
+        y, z = p[1], p[2]
+        down = ((-1.0 - y) / max(-1.0 - bottom, 1e-3)).clamp(0.0, 1.0)
+        half_x = 0.5 * (outer + flare * down)
+        back = -10.5 * self.params.head_depth - 0.5 * self.params.hair_volume
+        zf = front_z + reach * ((-10.0 - y) / 3.0).clamp(0.0, 1.0)
+        rounding = 2.0
+        q = torch.stack(((x - half_x).abs() - half_x, (y - 0.5 * (bottom - 1.0)).abs() - 0.5 * (-1.0 - bottom),
+                         (z - 0.5 * (zf + back)).abs() - 0.5 * (zf - back))) + rounding
+        return (sdf.norm(q.clamp_min(0.0)) + q.max(dim=0).values.clamp_max(0.0) - rounding) / (1.0 + 0.5 * flare / 10.0)
 
     def _hat(self, p: torch.Tensor) -> torch.Tensor:
         dome = sdf.ellipsoid(p, *self.hat_dome)
@@ -353,9 +434,9 @@ class SynthHead:
         group = torch.stack([record[g] for g in _FLESH_GROUPS], dim=-1).argmin(dim=-1)
         flesh = _FLESH_IDS[group]
         skin, cloth = LABELS["skin"], LABELS["cloth"]
-        brow = torch.where(x < 0, LABELS["l_brow"], LABELS["r_brow"])
+        brow = torch.where(x > 0, LABELS["l_brow"], LABELS["r_brow"])
         flesh = torch.where((flesh == skin) & self._brow_mask(p), brow, flesh)
-        flesh = torch.where((flesh == cloth) & (sdf.ellipsoid(p, *self.neckline) < 0), LABELS["neck"], flesh)
+        flesh = torch.where((flesh == cloth) & self._neckline(p), LABELS["neck"], flesh)
         flesh = torch.where(-record["socket"] > record["flesh_raw"], skin, flesh)  # eyelid rims are skin
         if "mouth" in record:
             flesh = torch.where(-record["mouth"] > record["flesh_raw"] - 0.05, LABELS["mouth"], flesh)
@@ -363,6 +444,21 @@ class SynthHead:
         ids = torch.tensor([0] + [LABELS[part.name] for part in self.overlays])
         which = torch.stack(dists, dim=-1).argmin(dim=-1)
         return torch.where(which == 0, flesh, ids[which])
+
+    def _beard_mask(self, p: torch.Tensor) -> torch.Tensor:
+        """Facial hair, painted on the skin (CelebAMask-HQ labels it skin): moustache, goatee or a full beard."""
+        P = self.params
+        x, y, z = p
+        lip_top = self.mouth_y + 0.42 * P.lip_thickness + P.mouth_open / 2 + 0.4
+        front = z > float(self.upper_lip[0][2]) - 4.0
+        moustache = (x.abs() < 2.6 * P.mouth_width) & (y > lip_top - 0.6) & (y < lip_top + 1.3) & front
+        goatee = (x.abs() < 2.2 * P.chin_width) & (y < self.mouth_y - 1.0) & front
+        if P.beard == "moustache":
+            return moustache
+        if P.beard == "goatee":
+            return moustache | goatee
+        cheeks = (y < -3.6 - 0.4 * x.abs()) & (z > -1.0)
+        return moustache | cheeks
 
     def _brow_mask(self, p: torch.Tensor) -> torch.Tensor:
         """Brows are painted on the skin: a 3D band above each eye (arched, tilted, tapering outwards)."""
@@ -395,6 +491,9 @@ class SynthHead:
         skin = torch.tensor(P.skin_rgb)
         blush = torch.exp(-((x.abs() - 3.6) ** 2 + (y + 2.6) ** 2) / 3.0)[:, None] * torch.tensor((0.05, -0.03, -0.03))
         paint(torch.isin(labels, _SKIN_LIKE), (skin + blush).clamp(0, 1), 0.12)
+        if P.beard != "none":
+            beard = torch.tensor(P.hair_rgb) * (0.85 + 0.1 * torch.sin(9.1 * x + 4.3 * y)[:, None])
+            paint((labels == LABELS["skin"]) & self._beard_mask(p), beard.clamp(0, 1), 0.05)
         sockets = torch.minimum(*(sdf.ellipsoid(p, *s) for s in self.sockets))
         paint((labels == LABELS["skin"]) & (sockets < 0.12), skin * 0.35, 0.05)  # lash line
         fine = 0.5 + 0.25 * (torch.sin(7.1 * x + 3.3 * y) + torch.sin(5.3 * z - 6.1 * x + 2.9 * y))
@@ -423,7 +522,7 @@ class SynthHead:
     def _eye_colour(self, p: torch.Tensor) -> torch.Tensor:
         """Sclera, iris (darker at its rim) and pupil, from the angle to each eye's forward axis."""
         size = self.params.iris_size
-        centre = torch.where(p[:1] < 0, self.eye_centres[0], self.eye_centres[1])
+        centre = torch.where(p[:1] > 0, self.eye_centres[0], self.eye_centres[1])
         q = p - centre
         cos = (q[2] / sdf.norm(q).clamp_min(1e-6))[:, None]
         iris_cos = math.cos(0.5 * size)

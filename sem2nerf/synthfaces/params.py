@@ -13,10 +13,16 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-__all__ = ["COLOUR_FIELDS", "EDITS", "HAIR_STYLES", "HIDDEN_FIELDS", "FaceParams", "apply_edit",
+__all__ = ["BEARDS", "COLOUR_FIELDS", "EDITS", "HAIR_STYLES", "HAIR_TIES", "HIDDEN_FIELDS", "FaceParams", "apply_edit",
            "mean_hidden_params", "sample_face_params"]
 
-HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")
+HAIR_STYLES = ("bald", "short", "bangs", "bob", "long")  # the length class; the shape is set by the hair_* fields
+HAIR_TIES = ("none", "bun")
+BEARDS = ("none", "moustache", "goatee", "full")  # painted on the skin: CelebAMask-HQ labels facial hair as skin
+_CHOICES = {"hair_style": HAIR_STYLES, "hair_tie": HAIR_TIES, "beard": BEARDS}  # one-hot in features()
+# Typical end of each side's hair (cm, head frame; eyes at y = 0.3, chin near -11) by length class.
+_HAIR_LENGTHS = {"bald": (0.0, 0.0), "short": (-0.5, 1.5), "bangs": (-0.5, 1.5), "bob": (-12.0, -8.0),
+                 "long": (-24.0, -15.0)}
 
 _SKIN_TONES = (
     (0.96, 0.80, 0.69), (0.93, 0.75, 0.62), (0.88, 0.68, 0.54), (0.80, 0.59, 0.45),
@@ -46,11 +52,16 @@ EDITS = {
     "hair_bangs": "short hair with bangs over the forehead",
     "hair_bob": "chin-length hair",
     "hair_long": "long hair down to the shoulders",
+    "hair_longer_left": "hair on the person's left (the image's right) 8 cm longer",
+    "hair_longer_right": "hair on the person's right (the image's left) 8 cm longer",
+    "fringe_swept": "a fringe swept down to the brows on the person's left",
+    "nose_bigger": "nose 20 % longer and 25 % wider",
 }
 
 
 # Parameters a semantic mask cannot show (besides every colour): the iris lies inside the eye label, stripes are paint.
 _MASK_INVISIBLE = frozenset({"iris_size", "cloth_stripes"})
+_NOT_FEATURES = frozenset({"hair_seed"})  # the phases of the hair's waves: an index, not a quantity
 
 # Features that mean nothing without an accessory: feature name -> the flag that gates it.
 _FEATURE_GATES = {"glasses_round": "glasses", "glasses_rgb": "glasses", "hat_rgb": "hat", "earring_hoops": "earrings",
@@ -89,6 +100,27 @@ class FaceParams:
     hair_style: str = "short"
     hair_volume: float = 1.0
     hairline: float = 0.0
+    hair_part: float = 0.0  # x (cm) of the parting; + is the person's left (the image's right)
+    hair_fringe: float = 0.0  # 0: hairline on the forehead's top ... 1: a fringe down to the brows
+    hair_sweep: float = 0.0  # tilt of the hairline / fringe edge: + hangs lower on the person's left
+    hair_volume_left: float = 1.0  # side volume factors (the person's left / right)
+    hair_volume_right: float = 1.0
+    hair_length_left: float = 0.5  # y (cm) where each side's hair ends (chin ~ -11; the box cuts below ~ -11.6)
+    hair_length_right: float = 0.5
+    hair_front_left: bool = False  # long hair on that side falls in front of the shoulder
+    hair_front_right: bool = False
+    hair_wave: float = 0.0  # amplitude of the outline's waves (0 straight ... 1 curly)
+    hair_seed: int = 0
+    hair_tie: str = "none"
+    beard: str = "none"
+    chin_width: float = 1.0
+    jaw_square: float = 1.0
+    shoulder_width: float = 1.0
+    shoulder_drop: float = 0.0  # cm
+    torso_turn: float = 0.0  # degrees about the vertical axis (+ turns the chest towards the person's left)
+    shoulder_tilt: float = 0.0  # degrees (+ raises the person's left shoulder)
+    neckline_shift: float = 0.0  # cm
+    neckline_v: bool = False
     skin_rgb: tuple[float, float, float] = _SKIN_TONES[2]
     hair_rgb: tuple[float, float, float] = _HAIR_COLOURS[1]
     brow_rgb: tuple[float, float, float] = _HAIR_COLOURS[1]
@@ -111,8 +143,9 @@ class FaceParams:
     background_bottom: tuple[float, float, float] = (0.65, 0.65, 0.65)
 
     def __post_init__(self) -> None:
-        if self.hair_style not in HAIR_STYLES:
-            raise ValueError(f"unknown hair style {self.hair_style!r}; known: {', '.join(HAIR_STYLES)}")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"unknown {name.replace('_', ' ')} {getattr(self, name)!r}; known: {', '.join(choices)}")
 
     def features(self, visible_only: bool = False, hidden: dict | None = None) -> np.ndarray:
         """The parameters as one float vector: numbers as they are, flags as 0/1, the hair style one-hot, colours
@@ -124,6 +157,8 @@ class FaceParams:
         """
         values: list[float] = []
         for f in fields(self):
+            if f.name in _NOT_FEATURES:
+                continue
             value = getattr(self, f.name)
             if f.name in HIDDEN_FIELDS:
                 if visible_only:
@@ -131,8 +166,8 @@ class FaceParams:
                 if hidden is not None and f.name in hidden:
                     value = hidden[f.name]
             gate = float(getattr(self, _FEATURE_GATES[f.name])) if f.name in _FEATURE_GATES else 1.0
-            if f.name == "hair_style":
-                values += [float(value == style) for style in HAIR_STYLES]
+            if f.name in _CHOICES:
+                values += [float(value == choice) for choice in _CHOICES[f.name]]
             elif isinstance(value, tuple):
                 values += [gate * float(c) for c in value]
             else:
@@ -142,13 +177,16 @@ class FaceParams:
     @classmethod
     def feature_names(cls, visible_only: bool = False) -> list[str]:
         """Names of the :meth:`features` entries, in order: a field's name, ``hair_<style>`` for the hair style's
-        one-hot, ``<field>.r`` / ``.g`` / ``.b`` for a colour."""
+        one-hot (``<field>_<choice>`` for the other choices: hair_tie, beard), ``<field>.r`` / ``.g`` / ``.b`` for a
+        colour."""
         names: list[str] = []
         for f in fields(cls):
-            if visible_only and f.name in HIDDEN_FIELDS:
+            if (visible_only and f.name in HIDDEN_FIELDS) or f.name in _NOT_FEATURES:
                 continue
             if f.name == "hair_style":
                 names += [f"hair_{style}" for style in HAIR_STYLES]
+            elif f.name in _CHOICES:
+                names += [f"{f.name}_{choice}" for choice in _CHOICES[f.name]]
             elif isinstance(f.default, tuple):
                 names += [f"{f.name}.{c}" for c in "rgb"]
             else:
@@ -203,6 +241,46 @@ def _hsv_colour(
     return tuple(float(c) for c in colorsys.hsv_to_rgb(h, s, v))
 
 
+def _sample_hair(rng: np.random.Generator, style: str) -> dict:
+    """Free-form hair: a length per side, a parting, a fringe, volume per side, waves; asymmetric in about half."""
+    u = rng.uniform
+    lo, hi = _HAIR_LENGTHS[style]
+    left = right = float(u(lo, hi))
+    asymmetric = style != "bald" and rng.uniform() < 0.5
+    if asymmetric and rng.uniform() < 0.6:  # one side longer: swept over, or tucked behind the other ear
+        other = str(rng.choice(("short", "bob", "long")))
+        olo, ohi = _HAIR_LENGTHS[other]
+        if rng.uniform() < 0.5:
+            left = float(u(olo, ohi))
+        else:
+            right = float(u(olo, ohi))
+    elif style != "bald":
+        right = float(np.clip(left + u(-1.5, 1.5), -24.0, 2.0))
+    fringe = 0.0
+    if style == "bangs":
+        fringe = float(u(0.7, 1.0))
+    elif style != "bald" and rng.uniform() < 0.25:
+        fringe = float(u(0.3, 0.8))
+    part = float(u(-3.5, 3.5)) if rng.uniform() < 0.6 else float(u(-0.5, 0.5))
+    # hair is fuller on the side it is swept to, i.e. away from an off-centre parting
+    lean = float(np.clip(-part / 3.5, -1.0, 1.0)) * (u(0.1, 0.35) if asymmetric else u(0.0, 0.1))
+    long_hair = min(left, right) < -6.0
+    return {
+        "hair_part": part,
+        "hair_fringe": fringe,
+        "hair_sweep": float(u(-0.35, 0.35) if fringe > 0 or asymmetric else u(-0.1, 0.1)),
+        "hair_volume_left": float(u(0.85, 1.15) * (1.0 + lean)),
+        "hair_volume_right": float(u(0.85, 1.15) * (1.0 - lean)),
+        "hair_length_left": left,
+        "hair_length_right": right,
+        "hair_front_left": bool(long_hair and left < -13.0 and rng.uniform() < 0.45),
+        "hair_front_right": bool(long_hair and right < -13.0 and rng.uniform() < 0.45),
+        "hair_wave": float(u(0.0, 0.35) if rng.uniform() < 0.7 else u(0.35, 1.0)),
+        "hair_seed": int(rng.integers(1 << 30)),
+        "hair_tie": "bun" if style in ("short", "bangs") and rng.uniform() < 0.1 else "none",
+    }
+
+
 def sample_face_params(rng: np.random.Generator) -> FaceParams:
     """Draw one identity from ``rng`` (the same generator state always gives the same identity)."""
     u = rng.uniform
@@ -217,21 +295,22 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         lip = _hsv_colour(rng, (0.55, 0.8), (0.45, 0.75), hue=(0.93, 1.02))
     else:
         lip = tuple(float(c) for c in lip_base * u(0.85, 1.0))
-    style = str(rng.choice(HAIR_STYLES, p=(0.08, 0.32, 0.18, 0.17, 0.25)))
+    style = str(rng.choice(HAIR_STYLES, p=(0.04, 0.22, 0.13, 0.22, 0.39)))
     bg_top = _hsv_colour(rng, (0.0, 0.35), (0.35, 0.95))
     plain = rng.uniform() < 0.4
     bg_bottom = bg_top if plain else tuple(float(np.clip(c * u(0.6, 0.95), 0, 1)) for c in bg_top)
     mouth_open = float(u(0.25, 1.1)) if rng.uniform() < 0.3 else 0.0
+    beard = str(rng.choice(BEARDS, p=(0.8, 0.06, 0.06, 0.08)))
     return FaceParams(
         head_width=u(0.92, 1.08),
         head_height=u(0.94, 1.06),
         head_depth=u(0.94, 1.06),
-        jaw_width=u(0.85, 1.12),
-        chin_drop=u(-0.5, 0.7),
+        jaw_width=u(0.82, 1.15),
+        chin_drop=u(-0.6, 0.6),
         cheek_fullness=u(0.8, 1.2),
         eye_spacing=u(3.0, 3.4),
-        eye_open=u(0.6, 1.5),  # 1.1: was 0.8-1.2, narrower than the 'eyes_bigger' edit reaches (x 1.4)
-        eye_width=u(0.85, 1.2),  # 1.1: was 0.9-1.1
+        eye_open=u(0.6, 1.5),
+        eye_width=u(0.85, 1.2),
         iris_size=u(0.9, 1.1),
         brow_height=u(-0.25, 0.35),
         brow_thickness=u(0.7, 1.4),
@@ -244,10 +323,20 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         mouth_open=mouth_open,
         lip_thickness=u(0.7, 1.3),
         ear_size=u(0.85, 1.15),
-        neck_width=u(0.85, 1.1),
+        neck_width=u(0.8, 1.15),
         hair_style=style,
-        hair_volume=u(0.6, 1.5),
+        hair_volume=u(0.9, 1.8),
         hairline=u(-0.6, 0.8),
+        **_sample_hair(rng, style),
+        beard=beard,
+        chin_width=u(0.8, 1.3),
+        jaw_square=u(0.8, 1.25),
+        shoulder_width=u(0.85, 1.2),
+        shoulder_drop=u(-1.0, 1.5),
+        torso_turn=u(-25.0, 25.0) if rng.uniform() < 0.6 else u(-5.0, 5.0),
+        shoulder_tilt=u(-6.0, 6.0),
+        neckline_shift=u(-1.5, 1.5),
+        neckline_v=bool(rng.uniform() < 0.3),
         skin_rgb=skin,
         hair_rgb=hair,
         brow_rgb=brow,
@@ -289,4 +378,19 @@ def apply_edit(params: FaceParams, edit: str) -> FaceParams:
         return replace(params, glasses=False)
     if edit == "hat":
         return replace(params, hat=True)
-    return replace(params, hair_style=edit.removeprefix("hair_"))
+    if edit == "nose_bigger":
+        return replace(params, nose_length=params.nose_length * 1.2, nose_width=params.nose_width * 1.25)
+    if edit in ("hair_longer_left", "hair_longer_right"):
+        side = edit.removeprefix("hair_longer_")
+        style = "bob" if params.hair_style in ("bald", "short", "bangs") else params.hair_style
+        return replace(params, hair_style=style, **{f"hair_length_{side}": getattr(params, f"hair_length_{side}") - 8.0})
+    if edit == "fringe_swept":
+        return replace(params, hair_style="bangs" if params.hair_style == "bald" else params.hair_style,
+                       hair_fringe=1.0, hair_sweep=0.3)
+    style = edit.removeprefix("hair_")
+    lo, hi = _HAIR_LENGTHS[style]
+    left = min(params.hair_length_left, hi) if style in ("bob", "long") else (lo + hi) / 2
+    right = min(params.hair_length_right, hi) if style in ("bob", "long") else (lo + hi) / 2
+    fringe = 1.0 if style == "bangs" else (0.0 if style == "short" else params.hair_fringe)
+    return replace(params, hair_style=style, hair_length_left=max(left, lo), hair_length_right=max(right, lo),
+                   hair_fringe=fringe)

@@ -24,8 +24,8 @@ from .head import SynthHead
 
 __all__ = ["BOX_HALF", "HEAD_OFFSET", "HEAD_SCALE", "Light", "full_fov", "head_bounds", "render_views"]
 
-HEAD_SCALE = 0.0078  # world units per centimetre of the head frame
-HEAD_OFFSET = (0.0, 0.018, 0.0)  # world position of the head-frame origin
+HEAD_SCALE = 0.0108  # world units per centimetre of the head frame (2.0; 1.x: 0.0078)
+HEAD_OFFSET = (0.0, 0.002, 0.0)  # world position of the head-frame origin (2.0; 1.x: y 0.018)
 BOX_HALF = 0.12  # half side of the pi-GAN box that holds the subject
 
 _EPS = 0.01  # smallest surface hit tolerance, cm

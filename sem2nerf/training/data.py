@@ -155,6 +155,7 @@ class MaskImageDataset(Dataset):
                     f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
                     "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent_target=params use them)"
                 )
+            _check_generator_version(self.root)
             table = json.loads(params_file.read_text())
             missing = [name for name in self.identity_names if name not in table]
             if missing:
@@ -223,6 +224,22 @@ class MaskImageDataset(Dataset):
             rgb, sigma = field_targets(head, points)
         self._geometry_cache[index] = {"points": points, "point_rgb": rgb, "point_sigma": sigma}
         return self._geometry_cache[index]
+
+
+def _check_generator_version(root: Path) -> None:
+    """Identity parameters rebuild heads with this package's generator: refuse a set drawn by another major version
+    (SynthFaces 2.0 changed the framing and the hair, so 1.x parameters would give other heads than its images)."""
+    from ..synthfaces import GENERATOR_VERSION
+
+    info_file = root / "synthfaces.json"
+    if not info_file.is_file():
+        return
+    version = str(json.loads(info_file.read_text()).get("version", ""))
+    if version.split(".")[0] != GENERATOR_VERSION.split(".")[0]:
+        raise ConfigError(
+            f"{root} was drawn by SynthFaces generator {version or 'of unknown version'}, but this package rebuilds heads "
+            f"with generator {GENERATOR_VERSION}: regenerate it with `python -m sem2nerf synth`"
+        )
 
 
 class StepBatchSampler:
