@@ -38,7 +38,6 @@ _DROP_GROUPS: tuple[tuple[int, ...], ...] = (
     (_L_BROW, _R_BROW), (_L_EYE, _R_EYE), (_NOSE,), (_MOUTH,), (_L_EAR,), (_R_EAR,), (_EYE_G,), (_EAR_R,), (_NECK_L,),
 )
 _FACE_PARTS = frozenset((_L_BROW, _R_BROW, _L_EYE, _R_EYE, _NOSE))
-_ACCESSORIES = frozenset((_EYE_G, _EAR_R, _NECK_L))
 _MIN_EPSILON = 0.7  # px at the mask's own side
 _HOLED = (_SKIN, _HAIR, _CLOTH, _NECK, _HAT)  # regions large enough for an annotator to leave a hole in
 

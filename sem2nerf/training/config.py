@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "TrainConfig", "apply_overrides", "load_config"]
+__all__ = ["MASK_REALISM_MAX", "ConfigError", "TrainConfig", "apply_overrides", "load_config"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -53,6 +53,9 @@ class DataConfig:
     val_list: str | None = "test_paths.txt"
     image_size: int = 512  # ground-truth side after the domain crop (official output_size with patch_train)
     latent_extra: str | None = None  # encoder stage: another SynthFaces folder whose masks feed loss.latent only
+    mask_realism: float = 0.0  # encoder stage: make the encoder's input masks (training and latent_extra, never
+                               # validation) look hand-annotated (sem2nerf.training.augment): 0 = off, 1 = MaskRealism's
+                               # defaults, up to MASK_REALISM_MAX times as strong; seeded by (seed, item, epoch)
     workers: int = 2
     val_samples: int = 8
 
@@ -150,7 +153,12 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("loss", "latent_params"): 0.0,
     ("model", "encoder_region_stats"): False,
     ("optim", "region_lr_scale"): 1.0,
+    ("data", "mask_realism"): 0.0,
 }
+
+# data.mask_realism above this is no longer a sloppy annotator: at 3 the per-class probabilities reach ~0.5 and the
+# polygon tolerance (4.5 px of a 512 px mask) and vertex jitter (3 px) start to flatten eyes and lips of small masks.
+MASK_REALISM_MAX = 3.0
 
 
 @dataclass
@@ -255,6 +263,17 @@ class TrainConfig:
         if self.data.latent_extra and (self.loss.latent <= 0 or self.loss.latent_target == "identity"):
             raise ConfigError("data.latent_extra feeds loss.latent with read-out targets: it needs loss.latent > 0 and "
                               "loss.latent_target=params or params_adjusted (other identities have no code of their own)")
+        if not 0.0 <= self.data.mask_realism <= MASK_REALISM_MAX:
+            raise ConfigError(f"data.mask_realism is a strength from 0 (off) to {MASK_REALISM_MAX:g} (1: the defaults of "
+                              f"sem2nerf.training.augment.MaskRealism), got {self.data.mask_realism}")
+        if self.data.mask_realism > 0:
+            from ..domains import get_domain
+
+            if self.stage != "encoder":
+                raise ConfigError("data.mask_realism augments the encoder's input masks: it needs stage=encoder")
+            if get_domain(self.data.domain).raw_scheme != "celebamask_hq_raw":
+                raise ConfigError(f"data.mask_realism imitates CelebAMask-HQ annotations (raw ids 0-18): domain "
+                                  f"{self.data.domain} has masks of another scheme")
         if self.loss.latent_params < 0:
             raise ConfigError(f"loss.latent_params must be >= 0, got {self.loss.latent_params}")
         if self.loss.latent_params > 0 and (self.loss.latent <= 0 or self.loss.latent_target == "identity"):

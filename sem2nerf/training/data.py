@@ -18,12 +18,13 @@ from torch.utils.data import Dataset
 
 from ..domains import Domain, get_domain, read_pose_file
 from ..labels import get_label_scheme
-from ..masks import crop_to_domain, encoder_input, load_mask
+from ..masks import LabelMask, crop_to_domain, encoder_input, load_mask
 from .config import ConfigError
 
 __all__ = ["MaskImageDataset", "StepBatchSampler", "load_image"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+_REALISM_STREAM = 0x6D61736B  # keeps the mask-realism generators apart from other streams seeded by the same numbers
 
 
 def load_image(path: str | Path, domain: Domain, size: int) -> torch.Tensor:
@@ -56,6 +57,12 @@ class MaskImageDataset(Dataset):
         geometry_focus: the fraction of near-surface points around the small parts (``sample_points``' ``focus``).
         part_labels: raw-scheme class names: also return ``parts`` ``(1, S, S)``, the fraction of each
             ground-truth pixel in those classes (area-resized like the image; ``loss.part_weight``).
+        mask_realism: strength of :func:`~sem2nerf.training.augment.hand_annotated` on the encoder input ``x``
+            (0: off; ``data.mask_realism``). Only items read as ``dataset[(index, draw)]`` (a
+            :class:`StepBatchSampler` with ``with_draw``) are augmented, with a generator seeded by
+            ``(realism_seed, index, draw)``; ``dataset[index]`` reads the exact mask. ``mask``, ``foreground``,
+            ``parts``, the image and the 3D targets always come from the exact mask.
+        realism_seed: the seed of those generators.
     """
 
     def __init__(
@@ -74,12 +81,17 @@ class MaskImageDataset(Dataset):
         geometry_reach: float | None = None,
         geometry_focus: float = 0.0,
         part_labels: Sequence[str] | None = None,
+        mask_realism: float = 0.0,
+        realism_seed: int = 0,
     ) -> None:
         self.root = Path(root)
         self.domain = get_domain(domain)
         self.image_size, self.encoder_size = image_size, encoder_size
         self.use_contour, self.contour_skip = use_contour, contour_skip
         self.with_mask, self.with_foreground = with_mask, with_foreground
+        self.mask_realism, self.realism_seed = mask_realism, realism_seed
+        if mask_realism > 0 and self.domain.raw_scheme != "celebamask_hq_raw":
+            raise ConfigError(f"mask_realism imitates CelebAMask-HQ annotations: domain {self.domain.name} has other ids")
         self.part_ids = None
         if part_labels:
             scheme = get_label_scheme(self.domain.raw_scheme)
@@ -176,7 +188,9 @@ class MaskImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """Item ``key``: an index, or ``(index, draw)`` where ``draw`` (the sampler's epoch) seeds the mask realism."""
+        index, draw = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (key, None)
         image_id = self.ids[index]
         yaw, pitch = self.poses[image_id]
         item = {
@@ -189,7 +203,8 @@ class MaskImageDataset(Dataset):
         if self.encoder_size is not None or self.with_mask or self.with_foreground or self.part_ids is not None:
             mask = load_mask(self.mask_paths[image_id], self.domain.raw_scheme)
             if self.encoder_size is not None:
-                item["x"] = encoder_input(mask, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
+                seen = self._hand_annotated(mask, index, draw)
+                item["x"] = encoder_input(seen, self.domain, self.encoder_size, self.use_contour, self.contour_skip)
             if self.with_mask:
                 item["mask"] = torch.from_numpy(np.asarray(crop_to_domain(Image.fromarray(mask.labels), self.domain)).copy())
             if self.with_foreground:
@@ -199,6 +214,16 @@ class MaskImageDataset(Dataset):
         if self.geometry_points > 0:
             item.update(self._geometry(index))
         return item
+
+    def _hand_annotated(self, mask: LabelMask, index: int, draw: int | None) -> LabelMask:
+        """The encoder's view of ``mask``: as it is, or (``mask_realism``) as an annotator might have drawn it."""
+        if self.mask_realism <= 0 or draw is None:
+            return mask
+        from .augment import MaskRealism, hand_annotated
+
+        # SeedSequence entropy must be non-negative: a negative config seed is folded onto 64 bits
+        rng = np.random.default_rng([self.realism_seed & (2**64 - 1), index, draw, _REALISM_STREAM])
+        return LabelMask(hand_annotated(mask.labels, rng, MaskRealism(strength=self.mask_realism)), mask.scheme)
 
     def _fraction(self, inside: np.ndarray) -> torch.Tensor:
         """A boolean map of the mask -> ``(1, S, S)``: the fraction of each ground-truth pixel that is inside."""
@@ -247,13 +272,17 @@ class StepBatchSampler:
 
     The index stream is a concatenation of seeded permutations (one per epoch); global batch
     ``g = m * world_size + rank`` takes positions ``[g * batch, (g + 1) * batch)``. Start at
-    ``start_micro_step`` to resume exactly.
+    ``start_micro_step`` to resume exactly. With ``with_draw`` it yields ``(index, epoch)`` pairs instead of
+    indices (:meth:`draws_at`): each item is drawn once per epoch, so the pair names one draw of one item
+    (:class:`MaskImageDataset` seeds its mask realism with it).
     """
 
-    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, start_micro_step: int = 0) -> None:
+    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, start_micro_step: int = 0,
+                 with_draw: bool = False) -> None:
         self.n, self.batch, self.seed = num_items, batch_size, seed
         self.rank, self.world = rank, world_size
         self.start = start_micro_step
+        self.with_draw = with_draw
         self._perms: dict[int, np.ndarray] = {}
 
     def _perm(self, epoch: int) -> np.ndarray:
@@ -268,8 +297,14 @@ class StepBatchSampler:
         positions = range(g * self.batch, (g + 1) * self.batch)
         return [int(self._perm(p // self.n)[p % self.n]) for p in positions]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def draws_at(self, micro_step: int) -> list[tuple[int, int]]:
+        """The batch at ``micro_step`` as ``(index, epoch)`` pairs."""
+        g = micro_step * self.world + self.rank
+        epochs = [p // self.n for p in range(g * self.batch, (g + 1) * self.batch)]
+        return list(zip(self.batch_at(micro_step), epochs, strict=True))
+
+    def __iter__(self) -> Iterator[list[int] | list[tuple[int, int]]]:
         m = self.start
         while True:
-            yield self.batch_at(m)
+            yield self.draws_at(m) if self.with_draw else self.batch_at(m)
             m += 1

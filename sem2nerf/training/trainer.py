@@ -431,6 +431,8 @@ def build_datasets(config: TrainConfig) -> tuple[MaskImageDataset, MaskImageData
 
     The training set carries what the config's losses read: foreground (``loss.silhouette``), part fractions
     (``loss.part_weight``) and, in the generator stage, 3D points (``loss.geometry`` with its points, reach and focus).
+    ``data.mask_realism`` augments the training set's encoder input (seeded by ``config.seed``), never the validation
+    set's; ``common`` leaves it out (a set built from it reads exact masks unless given ``mask_realism``).
     """
     cfg_loss = config.loss
     domain = get_domain(config.data.domain)
@@ -447,7 +449,8 @@ def build_datasets(config: TrainConfig) -> tuple[MaskImageDataset, MaskImageData
     geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
     train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
                                  geometry_reach=cfg_loss.geometry_reach or None, geometry_focus=cfg_loss.geometry_focus,
-                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels, **common)
+                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels,
+                                 mask_realism=config.data.mask_realism, realism_seed=config.seed, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     return train_set, val_set, common
@@ -545,7 +548,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
                 if cfg_loss.latent_params > 0:
                     feature_map = targets.readout.feature_error_map(code_scale).to(device)
                 if config.data.latent_extra:
-                    extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list)
+                    extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list,
+                                                 mask_realism=config.data.mask_realism, realism_seed=config.seed + 1)
                     extra_targets = targets.codes(extra_set).to(device)
             code_targets, code_scale = code_targets.to(device), code_scale.to(device)
         if model.encoder.region_head is not None and resume_dir is None:  # a resumed run loads it with its state
@@ -582,7 +586,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         accelerator.load_state(str(resume_dir))
         start_step = int(json.loads((resume_dir / STATE_FILE).read_text())["step"])
     accum = config.train.grad_accum
-    sampler = StepBatchSampler(len(train_set), config.train.batch_size, config.seed, rank, world, start_step * accum)
+    with_draw = config.data.mask_realism > 0  # items come as (index, epoch): the seed of their mask realism
+    sampler = StepBatchSampler(len(train_set), config.train.batch_size, config.seed, rank, world, start_step * accum, with_draw)
     loader = torch.utils.data.DataLoader(
         train_set, batch_sampler=sampler, num_workers=config.data.workers,
         persistent_workers=config.data.workers > 0, pin_memory=device.type == "cuda",
@@ -590,7 +595,8 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
     batches = iter(loader)
     extra_batches = None
     if extra_set is not None:  # its own seeded stream, so --resume continues it exactly too
-        extra_sampler = StepBatchSampler(len(extra_set), cfg_loss.latent_extra_batch, config.seed + 1, rank, world, start_step * accum)
+        extra_sampler = StepBatchSampler(len(extra_set), cfg_loss.latent_extra_batch, config.seed + 1, rank, world,
+                                         start_step * accum, with_draw)
         extra_batches = iter(torch.utils.data.DataLoader(
             extra_set, batch_sampler=extra_sampler, num_workers=config.data.workers,
             persistent_workers=config.data.workers > 0, pin_memory=device.type == "cuda",
