@@ -21,7 +21,6 @@ import random
 import tempfile
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,7 +51,25 @@ from sem2nerf.bake import BakedScene, frustum_radius
 from sem2nerf.domains import Domain
 from sem2nerf.errors import MaskError, ModelLoadError
 from sem2nerf.export import DEFAULT_MESH_THRESHOLD, extract_mesh, save_mesh, write_video
-from sem2nerf.masks import frame_to_domain
+from sem2nerf.layout import check_layout
+from sem2nerf.limits import (
+    ALPHA,
+    CPU_MAX_MESH_RESOLUTION,
+    CPU_MAX_SIZE,
+    FOV,
+    FPS,
+    FRAMES,
+    GPU_MAX_MESH_RESOLUTION,
+    GPU_MAX_SIZE,
+    MESH_RESOLUTION,
+    PITCH,
+    SAMPLES,
+    SEED,
+    SIZE,
+    YAW,
+    check_finite,
+)
+from sem2nerf.masks import SNAP_TRUSTED_DISTANCE, frame_to_domain, open_image
 from sem2nerf.model import STYLE_PRESETS as PRESET_LAYERS
 from sem2nerf.model import preset_style_layers
 
@@ -66,13 +83,16 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CANVAS_SIDE = 512  # the drawing canvas; uploads into it are scaled to fit
 MAX_UPLOAD_SIDE = 4096  # larger mask files are refused before decoding (the encoder sees 224 px)
 PREVIEW_SIZE = 64  # the quick first render shown while a larger one is computed
-CPU_MAX_SIZE, GPU_MAX_SIZE = 256, 512
+# Slider ranges and the checks of every handler come from sem2nerf.limits (the command line keeps to the same).
 STYLE_PRESETS = (*PRESET_LAYERS, "custom")
 TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
 OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
 RENDERERS = ("baked grid (fast)", "direct (exact)")
 BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB against a direct render
-BAKE_CACHE_SIZE = 4  # baked grids kept in memory (least recently used first out)
+# Baked grids kept in memory, by size (least recently used first out): a grid of BAKE_RESOLUTION cells is
+# 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so about four of them.
+BAKE_CACHE_BYTES = 144 * 2**20
+WHITE_LEVEL = 250  # editor pixels with every channel at least this bright are blank canvas (not in the palette)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -157,11 +177,24 @@ def mask_from_editor(value: dict | None, domain: Domain) -> LabelMask:
     if max(image.shape[:2]) > MAX_UPLOAD_SIDE:
         raise MaskError(_too_large(image.shape[1], image.shape[0]))
     scheme = drawing_scheme(domain)
-    if image.ndim == 3 and image.shape[2] == 4:
+    if image.ndim == 3 and image.shape[2] in (3, 4):
         rgb = image[..., :3].copy()
-        rgb[image[..., 3] < 128] = scheme.palette[scheme.background]
+        blank = np.zeros(rgb.shape[:2], bool)
+        if image.shape[2] == 4:
+            blank |= image[..., 3] < 128
+        if _white_is_blank(scheme):  # the editor's trash icon leaves a white canvas
+            blank |= (rgb >= WHITE_LEVEL).all(-1)
+        rgb[blank] = scheme.palette[scheme.background]
         image = rgb
     return load_mask(image, scheme)
+
+
+def _white_is_blank(scheme) -> bool:
+    """Whether white can be read as blank canvas: no class colour of the scheme is near white (or it is the
+    background's own colour, as in CatMask)."""
+    palette = scheme.palette_array().astype(float)
+    near = np.sqrt(((palette - 255.0) ** 2).sum(1)) <= SNAP_TRUSTED_DISTANCE + np.sqrt(3) * (255 - WHITE_LEVEL)
+    return not near.any() or np.flatnonzero(near).tolist() == [scheme.background]
 
 
 def _too_large(width: int, height: int) -> str:
@@ -179,15 +212,9 @@ def mask_from_file(path: str | os.PathLike, id_scheme: str, domain: Domain) -> L
     of each merged class (e.g. merged "eye" as "l_eye"), which encodes identically.
     """
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # reads the header only
-                width, height = img.size
-    except Exception:  # noqa: BLE001 - load_mask below gives the plain message for unreadable files
-        width = height = 0
-    if max(width, height) > MAX_UPLOAD_SIDE:
-        raise MaskError(_too_large(width, height))
+    # From the header first (refused before decoding), then decoded once to check it (plain messages naming
+    # only the file's name, never the server's temporary folder).
+    open_image(path, f"mask {path.name}", max_side=MAX_UPLOAD_SIDE).close()
     mask = load_mask(path, id_scheme)
     raw = drawing_scheme(domain)
     if mask.scheme.name == raw.name:
@@ -248,16 +275,81 @@ def styled_scene(
     seed2: float | None, alpha: float,
 ) -> Scene:
     """The scene with a random style mixed in (seed < 0 or empty: the mask's own style)."""
+    seed = None if seed is None else check_finite(seed, "the style seed")
+    seed2 = None if seed2 is None else check_finite(seed2, "the second style seed")
+    alpha = ALPHA.check(alpha, "the blend towards the second style")
     if seed is None or seed < 0:
         return scene
     layers = style_layers(preset, custom, model.decoder.num_film_layers)
-    second = None if seed2 is None or seed2 < 0 else int(seed2)
-    return model.mix_style(scene, int(seed), layers, seed2=second, alpha=float(alpha) if second is not None else 0.0)
+    second = None if seed2 is None or seed2 < 0 else SEED.check(seed2, "the second style seed")
+    return model.mix_style(scene, SEED.check(seed, "the style seed"), layers, seed2=second,
+                           alpha=alpha if second is not None else 0.0)
 
 
 def max_size(model: Sem2NeRF | None) -> int:
-    """Largest render side offered: 512 with a GPU, 256 on CPU."""
+    """Largest render side offered: 512 with a GPU, 256 on CPU (:mod:`sem2nerf.limits`)."""
     return GPU_MAX_SIZE if model is not None and model.device.type != "cpu" else CPU_MAX_SIZE
+
+
+def max_mesh_resolution(model: Sem2NeRF | None) -> int:
+    """Largest mesh grid offered: 256 with a GPU, 160 on CPU (:mod:`sem2nerf.limits`)."""
+    return GPU_MAX_MESH_RESOLUTION if max_size(model) > CPU_MAX_SIZE else CPU_MAX_MESH_RESOLUTION
+
+
+def view_numbers(model: Sem2NeRF, yaw, pitch, fov, size, samples) -> tuple[float, float, float, int, int]:
+    """The view controls checked against the sliders' ranges (a raw API call can send anything, NaN included)."""
+    return (YAW.check(yaw, "yaw"), PITCH.check(pitch, "pitch"), FOV.check(fov, "the field of view"),
+            SIZE.check(size, "the resolution", max_size(model)), SAMPLES.check(samples, "the quality (samples per ray)"))
+
+
+def layout_warning(mask: LabelMask, domain: Domain) -> str:
+    """The warning shown when a mask's class layout is implausible for the model (empty when it is plausible)."""
+    return check_layout(mask, domain).message(
+        pick_scheme="upload the file again with '{scheme}' picked under 'Label ids in the file'",
+        pick_model="start the app with {model} (python app.py --model FOLDER_OR_REPO_ID)",
+        schemes="'Label ids in the file' under 'Upload a mask file'",
+    )
+
+
+def check_editor_images(editor: gr.ImageEditor) -> gr.ImageEditor:
+    """Make ``editor`` check each image it receives from its header before Gradio decodes it; returns ``editor``.
+
+    Gradio's ImageEditor decodes every image it receives (background, layers, composite) with PIL in its
+    ``preprocess``, before the handler runs, and only PIL's own bomb guard (179 M pixels) stops a small file
+    that declares a giant image. Its per-image step, ``convert_and_format_image``, is wrapped on this instance
+    (a subclass would make Gradio write a ``.pyi`` stub next to this file): more than ``MAX_UPLOAD_SIDE`` pixels
+    per side, an unreadable or a corrupt file get the same plain message as a mask file upload.
+    """
+    convert = editor.convert_and_format_image
+
+    def checked(file, flatten_on_white: bool = False):
+        if file is not None:
+            is_bytes = isinstance(file, (bytes, bytearray, memoryview))
+            orig = None if is_bytes else getattr(file, "orig_name", None)
+            name = f"mask {Path(orig).name}" if orig else "the canvas image"
+            with user_errors():
+                open_image(file if is_bytes else file.path, name, max_side=MAX_UPLOAD_SIDE).close()
+        return convert(file, flatten_on_white)
+
+    editor.convert_and_format_image = checked
+    return editor
+
+
+def refuse_non_finite(component: gr.components.Component, name: str) -> gr.components.Component:
+    """Make a number input refuse NaN and infinities with a plain message before Gradio's own ``preprocess``.
+
+    A raw API call can send them (JSON as Python writes it takes ``NaN``); a slider passes them on to the handler
+    (which checks them), but ``gr.Number(precision=0)`` fails inside Gradio with no message for the visitor.
+    """
+    preprocess = component.preprocess
+
+    def checked(payload):
+        if isinstance(payload, float) and not math.isfinite(payload):
+            raise gr.Error(f"{name} must be a finite number, got {payload}")
+        return preprocess(payload)
+
+    component.preprocess = checked
+    return component
 
 
 class BakeCache:
@@ -265,15 +357,32 @@ class BakeCache:
     sample a grid instead of the network.
 
     Grids are keyed by the scene's codes (content-addressed: a visitor only ever gets the grid of a scene with
-    exactly their codes) and bounded to ``capacity`` entries. A grid baked for a narrower field of view than
-    asked for is baked again over the larger cube.
+    exactly their codes). The cache holds the :class:`BakedScene` objects (a ``(4, N+1, N+1, N+1)`` float32 grid
+    each, on the model's device) and is bounded by their memory, ``max_bytes`` in all: the least recently used
+    go first, and a grid larger than the whole budget is used for its request but not kept. A grid baked for a
+    narrower field of view than asked for is baked again over the larger cube.
     """
 
-    def __init__(self, capacity: int = BAKE_CACHE_SIZE, resolution: int = BAKE_RESOLUTION) -> None:
-        self.capacity, self.resolution = capacity, resolution
+    def __init__(self, max_bytes: int = BAKE_CACHE_BYTES, resolution: int = BAKE_RESOLUTION) -> None:
+        self.max_bytes, self.resolution = int(max_bytes), resolution
         self._grids: OrderedDict[str, BakedScene] = OrderedDict()
         self._lock = threading.Lock()
         self.bakes = 0  # how many grids were baked (for tests and logs)
+
+    @staticmethod
+    def grid_bytes(baked: BakedScene) -> int:
+        """Memory held by one baked grid: its tensors' storage (the grid, which its field shares), counted once."""
+        storages = {}
+        for t in (baked.grid, baked.field.grid):
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return sum(storages.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached grids now (at most ``max_bytes``)."""
+        with self._lock:
+            return sum(self.grid_bytes(b) for b in self._grids.values())
 
     @staticmethod
     def key(scene: Scene) -> str:
@@ -301,12 +410,16 @@ class BakeCache:
         if hit is not None:
             return hit
         baked = model.bake(scene, resolution=self.resolution, fov=wide, progress=progress)
+        size = self.grid_bytes(baked)
         with self._lock:
-            self._grids[key] = baked
-            self._grids.move_to_end(key)
             self.bakes += 1
-            while len(self._grids) > self.capacity:
-                self._grids.popitem(last=False)
+            self._grids.pop(key, None)
+            if size > self.max_bytes:
+                return baked
+            held = sum(self.grid_bytes(b) for b in self._grids.values())
+            while self._grids and held + size > self.max_bytes:
+                held -= self.grid_bytes(self._grids.popitem(last=False)[1])
+            self._grids[key] = baked
         return baked
 
 
@@ -428,11 +541,20 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 
     # handlers (each reads the model, writes only its outputs)
 
+    def encoded(m, mask, pose) -> Scene:
+        """The mask's scene; a visible warning when its class layout is implausible for the model (rendered anyway)."""
+        scene = m.encode(mask, pose=pose)
+        warning = layout_warning(scene.mask, domain)
+        if warning:
+            gr.Warning(warning, duration=None)
+        return scene
+
     def encode(editor, pose):
         """Encode the canvas (once per edit): the scene for every later view."""
         m = need_model()
         with user_errors():
-            return m.encode(mask_from_editor(editor, domain), pose=tuple(pose))
+            yaw, pitch = (check_finite(v, "the mask's pose") for v in pose)
+            return encoded(m, mask_from_editor(editor, domain), (yaw, pitch))
 
     def grid(m, s, renderer, fov, progress=None) -> BakedScene | None:
         """The scene's baked grid when the fast renderer is chosen (baked on first use), else ``None``."""
@@ -444,8 +566,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         """Render the view: a quick low-resolution preview first unless a baked grid is ready, then the full size."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            size = min(int(size), max_size(m))
-            pose = Pose(float(yaw), float(pitch), float(fov))
+            yaw, pitch, fov, size, samples = view_numbers(m, yaw, pitch, fov, size, samples)
+            pose = Pose(yaw, pitch, fov)
             ready = renderer == RENDERERS[0] and bakes.peek(m, s, float(fov)) is not None
             if size > PREVIEW_SIZE and not ready:
                 image, depth = render_poses(m, s, [pose], PREVIEW_SIZE, max(4, int(samples) // 2))[0]
@@ -457,9 +579,9 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         """The input mask over a render at the mask's own pose."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
+            _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
             yaw, pitch = scene.pose or (0.0, 0.0)
-            image, _ = render_poses(m, s, [Pose(yaw, pitch, float(fov))], min(int(size), max_size(m)), samples,
-                                    baked=grid(m, s, renderer, fov))[0]
+            image, _ = render_poses(m, s, [Pose(yaw, pitch, fov)], size, samples, baked=grid(m, s, renderer, fov))[0]
             return mask_overlay(scene.mask, image, domain)
 
     def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
@@ -467,8 +589,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         """The official five-view strip, the mask first."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            size = min(int(size), max_size(m))
-            poses = [p._replace(fov=float(fov)) for p in preview_poses(domain)]
+            _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
+            poses = [p._replace(fov=fov) for p in preview_poses(domain)]
             baked = grid(m, s, renderer, fov, lambda f: progress(0.5 * f, desc="baking the scene"))
             shots = render_poses(m, s, poses, size, samples, lambda f: progress(0.5 + 0.5 * f, desc="rendering views"), baked)
             return tile([framed_mask(scene.mask, domain, (size, size)), *(im for im, _ in shots)])
@@ -478,19 +600,23 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         """A turntable video (H.264 MP4)."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            poses = trajectory(path_name, frames, float(fov), float(pitch))
+            _, pitch, fov, size, samples = view_numbers(m, 0, pitch, fov, size, samples)
+            frames, fps = FRAMES.check(frames, "the number of frames"), FPS.check(fps, "frames per second")
+            poses = trajectory(path_name, frames, fov, pitch)
             baked = grid(m, s, renderer, fov, lambda f: progress(0.3 * f, desc="baking the scene"))
-            shots = render_poses(m, s, poses, min(int(size), max_size(m)), samples,
+            shots = render_poses(m, s, poses, size, samples,
                                  lambda f: progress(0.3 + 0.7 * f, desc=f"rendering {len(poses)} frames"), baked)
-            return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", float(fps)))
+            return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", fps))
 
     def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
              progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
+            resolution = MESH_RESOLUTION.check(resolution, "the grid resolution", max_mesh_resolution(m))
+            threshold = check_finite(threshold, "the density threshold")
             baked = grid(m, s, renderer, m.fov, lambda f: progress(0.5 * f, desc="baking the scene"))
-            result = extract_mesh(m, s, int(resolution), float(threshold), baked=baked,
+            result = extract_mesh(m, s, resolution, threshold, baked=baked,
                                   progress=lambda f: progress(0.5 + 0.5 * f if baked else f, desc="sampling the density"))
             folder = output_folder(root / "out")
             glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")
@@ -503,7 +629,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             raise gr.Error("No file was uploaded.")
         with user_errors():
             mask = mask_from_file(path, id_scheme, domain)
-            return editor_value(mask), m.encode(mask, pose=(0.0, 0.0)), (0.0, 0.0)
+            return editor_value(mask), encoded(m, mask, (0.0, 0.0)), (0.0, 0.0)
 
     def load_example(name):
         """An example: its mask on the canvas, its annotated pose on the sliders, its scene."""
@@ -514,7 +640,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         with user_errors():
             mask = mask_from_file(ex.path, ex.scheme, domain)
             pose = (ex.yaw, ex.pitch)
-            return editor_value(mask), ex.yaw, ex.pitch, m.encode(mask, pose=pose), pose
+            return editor_value(mask), ex.yaw, ex.pitch, encoded(m, mask, pose), pose
 
     def pick_class(name, size):
         return gr.ImageEditor(brush=class_brush(domain, name, size))
@@ -550,6 +676,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                     eraser=gr.Eraser(default_size=12), canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True,
                     format="png", elem_id="mask-editor", height=560,
                 )
+                check_editor_images(editor)
                 picker = gr.Radio(
                     [(class_label(name), name) for name in scheme.class_names],
                     value="skin" if "skin" in scheme.class_names else scheme.class_names[-1],
@@ -582,24 +709,24 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 with gr.Tab("Turntable video"):
                     with gr.Row():
                         path_name = gr.Dropdown(list(TRAJECTORIES), value=TRAJECTORIES[1], label="Camera path")
-                        frames = gr.Slider(4, 72, value=24, step=1, label="Frames")
-                        fps = gr.Slider(4, 30, value=12, step=1, label="Frames per second")
+                        frames = gr.Slider(FRAMES.low, FRAMES.high, value=24, step=1, label="Frames")
+                        fps = gr.Slider(FPS.low, FPS.high, value=12, step=1, label="Frames per second")
                     video_btn = gr.Button("Make turntable video")
                     video = gr.Video(label="Turntable (MP4, H.264)", format=None)
                 with gr.Tab("3D mesh"):
                     with gr.Row():
-                        mesh_res = gr.Slider(32, 256 if max_size(model) > CPU_MAX_SIZE else 160, value=96, step=16,
+                        mesh_res = gr.Slider(MESH_RESOLUTION.low, max_mesh_resolution(model), value=96, step=16,
                                              label="Grid resolution")
                         threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface")
                     mesh_btn = gr.Button("Export mesh")
                     model3d = gr.Model3D(label="Mesh (vertex colours)")
                     mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
-                yaw = gr.Slider(-60, 60, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)",
+                yaw = gr.Slider(YAW.low, YAW.high, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)",
                                 elem_id="yaw")
-                pitch = gr.Slider(-30, 30, value=0, step=1, label="Pitch (degrees; - looks from above)")
-                fov = gr.Slider(6, 30, value=default_fov, step=0.5, label="Field of view (degrees)")
-                size = gr.Slider(64, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
-                samples = gr.Slider(4, 48, value=12, step=2, label="Quality (samples per ray: direct, coarse + as many fine; baked, twice as many in one pass)")
+                pitch = gr.Slider(PITCH.low, PITCH.high, value=0, step=1, label="Pitch (degrees; - looks from above)")
+                fov = gr.Slider(FOV.low, FOV.high, value=default_fov, step=0.5, label="Field of view (degrees)")
+                size = gr.Slider(SIZE.low, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
+                samples = gr.Slider(SAMPLES.low, SAMPLES.high, value=12, step=2, label="Quality (samples per ray: direct, coarse + as many fine; baked, twice as many in one pass)")
                 renderer = gr.Radio(
                     list(RENDERERS), value=RENDERERS[0], elem_id="renderer",
                     label="Renderer (baked grid: the scene is sampled once on a 128-cell grid, then every view, video "
@@ -607,14 +734,16 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 )
                 with gr.Accordion("Style", open=True):
                     with gr.Row():
-                        seed = gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)")
+                        seed = refuse_non_finite(gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)"),
+                                                 "The style seed")
                         dice = gr.Button("Randomise style")
                     preset = gr.Radio(list(STYLE_PRESETS), value=STYLE_PRESETS[0], label="Layers that take the style")
                     custom = gr.CheckboxGroup(list(range(n_layers)), value=[n_layers - 1], visible=False,
                                               label=f"FiLM layers (0-{n_layers - 2}: shape/density, {n_layers - 1}: colour)")
                     with gr.Row():
-                        seed2 = gr.Number(value=-1, precision=0, label="Second style seed (-1: none)")
-                        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend towards the second style")
+                        seed2 = refuse_non_finite(gr.Number(value=-1, precision=0, label="Second style seed (-1: none)"),
+                                                  "The second style seed")
+                        alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style")
 
         style = [seed, preset, custom, seed2, alpha, renderer]  # the style controls, then the renderer choice
         view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
@@ -677,7 +806,14 @@ def load_model(name: str | None, device: str = "auto") -> tuple[Sem2NeRF | None,
     try:
         model = Sem2NeRF.from_pretrained(name)
     except ModelLoadError as err:
-        return None, f"**Could not load the model `{name}`:** {err}"
+        text = str(err).replace(str(Path(name).expanduser()), name)  # the name as given, not the expanded path
+        return None, f"**Could not load the model `{name}`:** {text}"
+    except Exception:  # noqa: BLE001 - the page says so instead of the app not starting; the log has the traceback
+        import traceback
+
+        traceback.print_exc()
+        return None, (f"**Could not load the model `{name}`:** it failed in an unexpected way (the server's log has "
+                      "the details). Check that the folder holds config.json + model.safetensors written by save_pretrained.")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     label = f"`{name}` (the bundled default, trained on SynthFaces)" if name == DEFAULT_MODEL else f"`{name}`"

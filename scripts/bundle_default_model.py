@@ -15,6 +15,8 @@ The recipe of the bundled default (README, "The bundled default model")::
     python train_accelerate.py --config configs/synthfaces_encoder.yaml
     python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 \\
         --json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png
+    python benchmarks/mask_following.py --model runs/synthfaces_encoder/export --json runs/mask_following.json \\
+        --sheet docs/drawn_renders.png
     python scripts/bundle_default_model.py
 """
 
@@ -44,6 +46,8 @@ RECIPE = (
     "python train_accelerate.py --config configs/synthfaces_encoder.yaml",
     ("python benchmarks/eval_synthetic.py --model runs/synthfaces_encoder/export --identities 0 "
     "--json runs/eval_default.json --sheet docs/results_synthfaces.png --edit-sheet docs/edits_synthfaces.png"),
+    ("python benchmarks/mask_following.py --model runs/synthfaces_encoder/export --json runs/mask_following.json "
+     "--sheet docs/drawn_renders.png"),
     "python scripts/bundle_default_model.py",
 )
 DESCRIPTION = """\
@@ -134,6 +138,37 @@ def evaluation_markdown(ev: dict) -> str:
     return "\n".join(lines)
 
 
+SET_NAMES = {"synthfaces": "SynthFaces held-out", "drawn": "DrawnFaces (out of family)",
+             "examples": "examples/ (SynthFaces)", "examples_drawn": "examples/drawn/"}
+
+
+def mask_following_markdown(mf: dict) -> str:
+    """The mask-following section of the card (``benchmarks/mask_following.py --json``)."""
+    lines = [
+        (f"`benchmarks/mask_following.py` (no ground truth needed; renders at {mf['size']} px at each mask's pose): "
+         "silhouette IoU of the rendered opacity against the mask's foreground; edit locality, the mean change of the "
+         "render (0-255) inside the pixels whose label an edit changed against outside them, pooled over the edited "
+         "pairs; the asymmetry of one-sided hair edits (change on the edited side of the image over the other side); "
+         "distinctness, the mean difference between renders of different masks."),
+        "",
+        "| mask set | masks | edited pairs | silhouette IoU | edit ratio | inside | outside | one-sided asymmetry | distinctness |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, st in mf["sets"].items():
+        if not isinstance(st, dict) or "iou" not in st:
+            continue
+        ed = st.get("editing") or {}
+        lines.append(f"| {SET_NAMES.get(name, name)} | {st['masks']} | {ed.get('pairs', 0)} | {_fmt(st['iou'], 3)} | "
+                     f"{_fmt(ed.get('ratio'))} | {_fmt(ed.get('inside'))} | {_fmt(ed.get('outside'))} | "
+                     f"{_fmt((st.get('asymmetry') or {}).get('ratio'))} | {_fmt(st.get('distinctness', {}).get('mean'))} |")
+    clean = ((mf["sets"].get("synthfaces") or {}).get("novel_view") or {}).get("opacity_outside")
+    if clean:
+        shown = ", ".join(f"{pose} {_fmt(v, 3)}" for pose, v in clean.items())
+        lines += ["", ("Novel-view cleanliness (SynthFaces held-out): the share of the rendered opacity outside the true "
+                       f"silhouette: {shown}.")]
+    return "\n".join(lines)
+
+
 def training_markdown(data: dict, generator: dict, encoder: dict) -> str:
     def stage(name: str, meta: dict) -> str:
         val = meta.get("validation") or {}
@@ -165,7 +200,8 @@ def training_markdown(data: dict, generator: dict, encoder: dict) -> str:
     ])
 
 
-def bundle(encoder_export: Path, data_dir: Path, evaluation: Path, out: Path, decoder_dir: Path | None = None) -> Path:
+def bundle(encoder_export: Path, data_dir: Path, evaluation: Path, out: Path, decoder_dir: Path | None = None,
+           mask_following: Path | None = None) -> Path:
     """Write the bundled model folder ``out`` from a finished run; returns ``out``.
 
     ``decoder_dir``: the generator stage's decoder folder (default: the ``decoder`` of the encoder run's config).
@@ -177,6 +213,11 @@ def bundle(encoder_export: Path, data_dir: Path, evaluation: Path, out: Path, de
     generator_meta = json.loads((decoder_dir / DECODER_CONFIG_NAME).read_text()).get("metadata", {})
     data = json.loads((data_dir / "synthfaces.json").read_text())
     ev = json.loads(evaluation.read_text())
+    metrics = evaluation_markdown(ev)
+    if mask_following is not None:
+        mf = json.loads(mask_following.read_text())
+        metrics += "\n\n" + mask_following_markdown(mf)
+        ev["mask_following"] = {k: v for k, v in mf.items() if k not in ("sheet",)}
     commands = "\n".join(RECIPE)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model"
@@ -185,7 +226,7 @@ def bundle(encoder_export: Path, data_dir: Path, evaluation: Path, out: Path, de
             "description": DESCRIPTION,
             "training_data": training_markdown(data, generator_meta, encoder_meta),
             "training_command": commands,
-            "metrics": evaluation_markdown(ev),
+            "metrics": metrics,
         })
         (staged / "training.json").write_text(json.dumps({"generator": generator_meta, "encoder": encoder_meta,
                                                           "data": data, "recipe": list(RECIPE)}, indent=2) + "\n")
@@ -205,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder-export", default="runs/synthfaces_encoder/export", help="the encoder stage's export folder")
     parser.add_argument("--data", default="data/synthfaces_default", help="the SynthFaces data set it was trained on")
     parser.add_argument("--evaluation", default="runs/eval_default.json", help="eval_synthetic.py --json output")
+    parser.add_argument("--mask-following", default="runs/mask_following.json",
+                        help="benchmarks/mask_following.py --json output ('' to leave it out)")
     parser.add_argument("--decoder", default=None, help="the generator stage's decoder folder (default: the encoder run's)")
     parser.add_argument("--out", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: the package's preset)")
     args = parser.parse_args(argv)
     out = bundle(Path(args.encoder_export), Path(args.data), Path(args.evaluation), Path(args.out),
-                 Path(args.decoder) if args.decoder else None)
+                 Path(args.decoder) if args.decoder else None, Path(args.mask_following) if args.mask_following else None)
     sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
     for name, size in sizes.items():
         print(f"{size / 2**20:8.2f} MB  {name}")

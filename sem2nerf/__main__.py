@@ -34,6 +34,19 @@ def _layers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated layer indices like '8' or '6,7,8', got {text!r}") from None
 
 
+def _finite(text: str) -> float:
+    """An argparse type: a finite number (float() alone takes 'nan' and 'inf')."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _model_arg(parser: argparse.ArgumentParser) -> None:
     from .pretrained import DEFAULT_MODEL
 
@@ -46,6 +59,8 @@ def _model_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .limits import CPU_MAX_SIZE, FPS, FRAMES, GPU_MAX_SIZE, SAMPLES, SIZE
+
     parser = argparse.ArgumentParser(
         prog="python -m sem2nerf",
         description="Sem2NeRF: turn one semantic mask of a face (or a cat) into views of a 3D scene.",
@@ -64,28 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(r)
     r.add_argument("--mask", required=True, help="label-id PNG (mode L/P/grey RGB) or palette-coloured mask")
     r.add_argument("--scheme", default=None, help="label scheme of the mask (default: the model's raw scheme); see `schemes`")
-    r.add_argument("--yaw", type=float, default=0.0, help="degrees")
-    r.add_argument("--pitch", type=float, default=0.0, help="degrees")
-    r.add_argument("--fov", type=float, default=None, help="field of view in degrees (default: the model's)")
-    r.add_argument("--size", type=int, default=128, help="image side in pixels")
-    r.add_argument("--samples", type=int, default=24, help="coarse samples per ray (+ as many fine samples)")
+    r.add_argument("--yaw", type=_finite, default=0.0, help="degrees")
+    r.add_argument("--pitch", type=_finite, default=0.0, help="degrees")
+    r.add_argument("--fov", type=_finite, default=None, help="field of view in degrees (default: the model's)")
+    r.add_argument("--size", type=int, default=128,
+                   help=f"image side in pixels, {SIZE.low}-{CPU_MAX_SIZE} on a CPU, up to {GPU_MAX_SIZE} on a GPU")
+    r.add_argument("--samples", type=int, default=24,
+                   help=f"coarse samples per ray (+ as many fine samples), {SAMPLES.low}-{SAMPLES.high}")
     r.add_argument("--seed", type=int, default=0, help="seed of the sampling jitter (reproducible renders)")
     r.add_argument("--deterministic", action="store_true", help="no jitter, deterministic importance sampling")
     r.add_argument("--style-seed", type=int, default=None, help="mix in a random style drawn with this seed")
     r.add_argument("--style-layers", type=_layers, default=None,
                    help="FiLM layers that take the style, e.g. 8 = colour, 6,7,8 = texture (default: the colour layer)")
     r.add_argument("--style-seed2", type=int, default=None, help="second style seed to blend with (paper Fig. 5)")
-    r.add_argument("--style-alpha", type=float, default=0.5, help="blend factor towards --style-seed2")
+    r.add_argument("--style-alpha", type=_finite, default=0.5, help="blend factor towards --style-seed2 (0-1)")
     r.add_argument("--views", choices=["single", "preview", "front", "orbit"], default="single",
                    help="single view; 'preview' = the official 5-yaw strip; 'front'/'orbit' = trajectory frames in a strip")
-    r.add_argument("--frames", type=int, default=8, help="frames of a 'front'/'orbit' strip")
+    r.add_argument("--frames", type=int, default=8,
+                   help=f"frames of a 'front'/'orbit' strip or video, {FRAMES.low}-{FRAMES.high}")
     r.add_argument("--with-mask", action="store_true", help="put the coloured input mask as the first tile of a strip")
     r.add_argument("--depth", default=None, help="also save the depth map of a single view here (PNG, near = bright)")
     r.add_argument("--device", default="auto", help="'auto' (GPU if available), 'cpu', 'cuda', 'cuda:1', ...")
     r.add_argument("--renderer", choices=["auto", "direct", "baked"], default="auto",
                    help="direct: the network for every sample; baked: sample the scene once on a grid, then read "
                    f"every view from it (sem2nerf.bake); auto: baked for more than {BAKE_ABOVE_VIEWS} views")
-    r.add_argument("--fps", type=float, default=12.0, help="frames per second of an .mp4 --out")
+    r.add_argument("--fps", type=_finite, default=12.0, help=f"frames per second of an .mp4 --out, {FPS.low}-{FPS.high}")
     r.add_argument("--out", required=True, help="output image, e.g. .png (a strip for several views) or, for --views "
                    "front/orbit, an .mp4 turntable video")
 
@@ -138,7 +156,15 @@ def _device(name: str):
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from .errors import Sem2NeRFError
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise Sem2NeRFError(f"--device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise Sem2NeRFError(f"--device {name}: no CUDA GPU is available here; use --device cpu (or auto)")
+    return device
 
 
 def _load_model(name: str | None, device):
@@ -148,6 +174,34 @@ def _load_model(name: str | None, device):
     if not name:
         raise ModelLoadError(f"no model given: pass --model FOLDER_OR_REPO_ID or set ${MODEL_ENV}")
     return Sem2NeRF.from_pretrained(name).to(device)
+
+
+def _check_render_args(args: argparse.Namespace, device) -> None:
+    """Refuse counts and sizes outside :mod:`sem2nerf.limits` (the app's slider ranges) before any work."""
+    from .errors import Sem2NeRFError
+    from .limits import ALPHA, FPS, FRAMES, SAMPLES, SEED, SIZE, max_render_size
+
+    checks = [(SIZE, args.size, "--size", max_render_size(device)), (SAMPLES, args.samples, "--samples", None),
+              (FRAMES, args.frames, "--frames", None), (FPS, args.fps, "--fps", None),
+              (ALPHA, args.style_alpha, "--style-alpha", None), (SEED, args.seed, "--seed", None)]
+    checks += [(SEED, value, flag, None) for value, flag in ((args.style_seed, "--style-seed"),
+                                                             (args.style_seed2, "--style-seed2")) if value is not None]
+    for limit, value, flag, high in checks:
+        try:
+            limit.check(value, f"{flag} (on a {device.type.upper()})" if flag == "--size" else flag, high)
+        except ValueError as err:
+            raise Sem2NeRFError(str(err)) from None
+    if args.fov is not None and not 0 < args.fov < 180:
+        raise Sem2NeRFError(f"--fov must be between 0 and 180 degrees, got {args.fov:g}")
+
+
+def _warn_layout(scene, model) -> None:
+    """Print the mask's implausible class layout for the model's domain on stderr (the render goes ahead)."""
+    from .layout import check_layout
+
+    check = check_layout(scene.mask, model.domain)
+    if check:
+        print(f"warning: {check.message()}", file=sys.stderr)  # the defaults name --scheme and --model
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -163,10 +217,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise Sem2NeRFError("an .mp4 --out is a turntable video: pass --views front or --views orbit (and --frames)")
     if not video and Image.registered_extensions().get(out.suffix.lower()) not in Image.SAVE:
         raise Sem2NeRFError(f"--out must be an image file (.png, .jpg, ...) or an .mp4 video, got {out.name!r}")
-    if args.fps <= 0:
-        raise Sem2NeRFError(f"--fps must be positive, got {args.fps:g}")
-    model = _load_model(args.model, _device(args.device))
+    device = _device(args.device)
+    _check_render_args(args, device)
+    model = _load_model(args.model, device)
     scene = model.encode(args.mask, scheme=args.scheme)
+    _warn_layout(scene, model)
     scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2, alpha=args.style_alpha)
     out.parent.mkdir(parents=True, exist_ok=True)
     common = {"size": args.size, "samples": args.samples, "seed": args.seed}
@@ -188,8 +243,6 @@ def cmd_render(args: argparse.Namespace) -> int:
             "front": lambda: front_trajectory(args.frames),
             "orbit": lambda: orbit_trajectory(args.frames, fov=fov),
         }[args.views]()
-        if args.views != "preview" and not poses:
-            raise SystemExit("error: --frames must be at least 1")
         renderer = args.renderer
         if renderer == "auto":
             renderer = "baked" if len(poses) > BAKE_ABOVE_VIEWS else "direct"

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .limits import check_finite
 from .renderer import Field, RenderOptions, RenderOutput, evaluate_points, render_poses
 
 if TYPE_CHECKING:
@@ -246,8 +247,8 @@ def bake_field(
     factor = 2 ** (levels - 1)
     if levels < 1 or resolution < 2 or resolution % factor:
         raise ValueError(f"resolution ({resolution}) must be a multiple of 2^(levels - 1) = {factor}, levels >= 1")
-    if radius <= 0:
-        raise ValueError(f"radius must be positive, got {radius}")
+    if not radius > 0 or not math.isfinite(radius):
+        raise ValueError(f"radius must be positive and finite, got {radius}")
     start = time.perf_counter()
     cells = resolution // factor
     nodes = cells + 1
@@ -290,7 +291,9 @@ def bake(model: Sem2NeRF, scene: Scene, resolution: int = 128, *, fov: float | N
             model's); it sets the cube that holds every sample, ``radius`` overrides it.
         levels, margin, chunk_points, progress: see :func:`bake_field`.
     """
-    view_fov = model.fov if fov is None else float(fov)
+    view_fov = model.fov if fov is None else check_finite(fov, "the field of view")
+    if not 0.0 < view_fov < 180.0:
+        raise ValueError(f"the field of view must be between 0 and 180 degrees, got {view_fov:g}")
     if radius is None:
         radius = frustum_radius(view_fov, model.ray_end)
     grid, stats = bake_field(model.field(scene), radius, resolution, levels=levels, margin=margin,

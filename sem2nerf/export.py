@@ -3,13 +3,16 @@
 :func:`extract_mesh` samples the scene's radiance field (:meth:`Sem2NeRF.field`, view-locked as at
 inference) on a regular grid over the decoder's box, runs marching cubes (scikit-image) on the
 density and colours every vertex with the field's colour there. :func:`save_mesh` writes GLB or
-PLY (trimesh), both with vertex colours. :func:`write_video` writes an H.264 (yuv420p) MP4 with
+PLY (trimesh), both with vertex colours (the GLB with an unlit, non-metallic material, so viewers show them as
+rendered). :func:`write_video` writes an H.264 (yuv420p) MP4 with
 the ffmpeg binary that ships inside the ``imageio-ffmpeg`` wheel, which every browser plays.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,8 +101,43 @@ def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:
     if path.suffix.lower() not in MESH_FORMATS:
         raise ValueError(f"mesh format must be one of {', '.join(MESH_FORMATS)}, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    mesh.export(path)
+    if path.suffix.lower() == ".glb":
+        path.write_bytes(_with_vertex_colour_material(mesh.export(file_type="glb")))
+    else:
+        mesh.export(path)
     return path
+
+
+# The material of an exported GLB: trimesh writes vertex colours with no material, so viewers apply glTF's default
+# one, which is fully metallic (metallicFactor 1) and shows the colours almost black. The field's colours already hold
+# the scene's shading, so the mesh is unlit (KHR_materials_unlit) where a viewer supports it and a white, non-metallic,
+# fully rough surface that the vertex colours multiply where it does not.
+GLB_MATERIAL = {
+    "name": "sem2nerf_vertex_colours",
+    "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 1.0},
+    "doubleSided": True,
+    "extensions": {"KHR_materials_unlit": {}},
+}
+
+
+def _with_vertex_colour_material(glb: bytes) -> bytes:
+    """The binary glTF ``glb`` with :data:`GLB_MATERIAL` on every primitive (chunks rewritten, binary chunk kept)."""
+    magic, version, _ = struct.unpack_from("<4sII", glb, 0)
+    json_length, json_type = struct.unpack_from("<I4s", glb, 12)
+    if magic != b"glTF" or version != 2 or json_type != b"JSON":
+        raise ValueError("not a binary glTF 2.0 file")
+    doc = json.loads(glb[20:20 + json_length])
+    rest = glb[20 + json_length:]  # the binary chunk, header included
+    doc["materials"] = [*doc.get("materials", []), GLB_MATERIAL]
+    index = len(doc["materials"]) - 1
+    for mesh in doc.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            primitive["material"] = index
+    doc["extensionsUsed"] = sorted({*doc.get("extensionsUsed", []), "KHR_materials_unlit"})
+    text = json.dumps(doc, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON pads with spaces
+    body = struct.pack("<I4s", len(text), b"JSON") + text + rest
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
 
 
 def write_video(frames: Iterable[Image.Image | np.ndarray], path: str | os.PathLike, fps: float = 12.0) -> Path:

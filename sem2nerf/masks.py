@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import cv2
@@ -25,6 +26,7 @@ from .errors import MaskError
 from .labels import LabelScheme, get_label_scheme
 
 __all__ = [
+    "MAX_DECODE_PIXELS",
     "MAX_MASK_SIDE",
     "LabelMask",
     "contour_map",
@@ -33,14 +35,19 @@ __all__ = [
     "encoder_input",
     "frame_to_domain",
     "load_mask",
+    "open_image",
     "snap_to_palette",
 ]
 
 # Masks larger than this (per side) are reduced with nearest-neighbour sampling before any work:
 # the encoder sees 224 px, and contours are drawn at the official 512-px scale or so.
 MAX_MASK_SIDE = 1024
-# Largest image we agree to decode at all (pixels); PIL's own bomb guard is 2x its 89 M default.
-MAX_DECODE_PIXELS = 20_000 * 20_000
+# Largest image decoded at all (pixels), checked from the file's header before decoding: a small PNG can declare a
+# giant image. 4096 x 4096 is 64 MB as RGBA; masks are reduced to MAX_MASK_SIDE right after decoding anyway.
+MAX_DECODE_PIXELS = 4096 * 4096
+# An indexed (mode P) image is read as a colour mask when every palette entry it uses is this close to a class
+# colour of the scheme (image editors save colour masks so); otherwise its indices are the label ids.
+PALETTE_MATCH_DISTANCE = 12.0
 # A coloured mask is rejected as "a photo" when this fraction of pixels is far from every class colour.
 PHOTO_FAR_FRACTION = 0.2
 PHOTO_FAR_DISTANCE = 60.0
@@ -50,10 +57,15 @@ SNAP_TRUSTED_DISTANCE = 24.0
 
 @dataclass
 class LabelMask:
-    """Label ids ``(H, W)`` uint8 in a named scheme."""
+    """Label ids ``(H, W)`` uint8 in a named scheme.
+
+    ``from_colours``: the ids were found by snapping colours to the scheme's palette (not read as ids), so
+    reading the same ids in another scheme means nothing (see :mod:`sem2nerf.layout`).
+    """
 
     labels: np.ndarray
     scheme: LabelScheme
+    from_colours: bool = field(default=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -64,7 +76,7 @@ class LabelMask:
         """The mask in the scheme this one merges into (itself if there is none)."""
         if self.scheme.merge_into is None:
             return self
-        return LabelMask(self.scheme.merge(self.labels), get_label_scheme(self.scheme.merge_into))
+        return LabelMask(self.scheme.merge(self.labels), get_label_scheme(self.scheme.merge_into), self.from_colours)
 
     def to_scheme(self, scheme: str | LabelScheme) -> LabelMask:
         """Convert to ``scheme``: the same scheme, or its merged target."""
@@ -151,25 +163,52 @@ def _between(colour: np.ndarray, nearby: np.ndarray, present: np.ndarray, palett
     return out
 
 
-def _open_image(path: Path) -> Image.Image:
-    if not path.exists():
-        raise MaskError(f"mask file not found: {path}")
-    if path.is_dir():
-        raise MaskError(f"{path} is a folder, not a mask image")
-    old = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS
+def open_image(source, name: str | None = None, *, max_pixels: int = MAX_DECODE_PIXELS,
+               max_side: int | None = None) -> Image.Image:
+    """Open and decode an image file (a path, bytes or a binary file object) for reading as a mask.
+
+    The size is checked from the header before decoding: more than ``max_pixels`` pixels (or more than
+    ``max_side`` per side) is refused. Messages name the file by ``name`` (default: the file's own name, never
+    its folder) and say what to do; raises :class:`MaskError`.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = name or f"mask {path.name}"
+        if not path.exists():
+            raise MaskError(f"{name} not found")
+        if path.is_dir():
+            raise MaskError(f"{name} is a folder, not a mask image")
+        opened = path
+    else:
+        name = name or "the mask"
+        opened = BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else source
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(opened)  # reads the header only
+    except Image.DecompressionBombError:
+        raise MaskError(_too_large_message(name, None, max_pixels, max_side)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise MaskError(f"cannot read {name} as an image: use a PNG label map or a coloured mask") from None
+    width, height = img.size
+    if width * height > max_pixels or (max_side is not None and max(width, height) > max_side):
+        img.close()
+        raise MaskError(_too_large_message(name, (width, height), max_pixels, max_side))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
-        raise MaskError(f"cannot read {path} as an image ({err.__class__.__name__}): use a PNG label map or a coloured mask") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise MaskError(f"{path} looks corrupted or truncated and cannot be decoded ({err})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        img.close()
+        raise MaskError(f"{name} looks corrupted or truncated and cannot be decoded: save it again (PNG) and retry") from None
     return img
+
+
+def _too_large_message(name: str, size: tuple[int, int] | None, max_pixels: int, max_side: int | None) -> str:
+    declared = f"is {size[0]} x {size[1]} pixels" if size is not None else "declares a giant image"
+    limit = f"up to {max_side} pixels per side" if max_side is not None else f"up to {max_pixels:,} pixels"
+    return (f"{name} {declared}; masks are read {limit} (the encoder sees 224 x 224). "
+            "Scale it down with nearest-neighbour resampling and try again.")
 
 
 def _reduce(array: np.ndarray) -> np.ndarray:
@@ -182,19 +221,55 @@ def _reduce(array: np.ndarray) -> np.ndarray:
     return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST)
 
 
-def _image_to_array(img: Image.Image) -> np.ndarray:
+def _image_to_array(img: Image.Image, scheme: LabelScheme) -> np.ndarray:
+    """Label ids ``(H, W)`` or colours ``(H, W, 3)`` of an image; transparent pixels are background."""
     if img.mode == "P":
-        return np.asarray(img)  # palette indices are the label ids
-    if img.mode in ("L", "I", "I;16", "I;16B", "I;16L", "1"):
-        return np.asarray(img.convert("I") if img.mode != "L" else img).astype(np.int64)
+        if not _palette_is_colours(img, scheme):
+            return np.asarray(img)  # palette indices are the label ids
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode == "L":
+        return np.asarray(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "1"):
+        return np.asarray(img.convert("I")).astype(np.int64)
     if img.mode in ("LA", "PA"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         arr = np.asarray(img)
         rgb = arr[..., :3].copy()
-        rgb[arr[..., 3] < 128] = 0  # transparent pixels are background (black in the CelebA palettes)
+        rgb[arr[..., 3] < 128] = scheme.palette[scheme.background]  # transparent pixels are background
         return rgb
     return np.asarray(img.convert("RGB"))
+
+
+def _palette_is_colours(img: Image.Image, scheme: LabelScheme) -> bool:
+    """Whether an indexed image is a colour mask saved with a palette rather than a map of label ids.
+
+    Colours when every palette entry the image uses is within ``PALETTE_MATCH_DISTANCE`` of a class colour, or
+    when its indices are no ids of the scheme and its colours read as a mask (an editor's anti-aliased colour
+    mask). Ids when index ``i`` has class colour ``i`` for every index used (both readings agree, ids are exact),
+    for grey palettes, and otherwise.
+    """
+    raw = img.getpalette()
+    if not raw:
+        return False
+    palette = np.zeros((256, 3), np.uint8)
+    entries = np.asarray(raw[: 256 * 3], np.uint8).reshape(-1, 3)
+    palette[: len(entries)] = entries
+    counts = np.bincount(np.asarray(img).ravel(), minlength=256)
+    used = np.nonzero(counts)[0]
+    if used.size == 0:
+        return False
+    colours = palette[used].astype(np.float32)
+    if (colours == colours[:, :1]).all():
+        return False  # a grey palette: the indices are ids
+    classes = scheme.palette_array()
+    if used[-1] < scheme.num_classes and (palette[used] == classes[used]).all():
+        return False  # the scheme's own palette in id order: ids and colours agree
+    dist = np.sqrt(((colours[:, None, :] - classes[None].astype(np.float32)) ** 2).sum(-1).min(1))
+    if (dist <= PALETTE_MATCH_DISTANCE).all():
+        return True
+    far = counts[used][dist > PHOTO_FAR_DISTANCE].sum() / counts.sum()
+    return bool(used[-1] >= scheme.num_classes and far <= PHOTO_FAR_FRACTION)
 
 
 def _check_ids(ids: np.ndarray, scheme: LabelScheme, origin: str) -> np.ndarray:
@@ -228,11 +303,11 @@ def load_mask(source, scheme: str | LabelScheme = "celebamask_hq_raw") -> LabelM
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         origin = f"mask {path.name}"
-        source = _open_image(path)
+        source = open_image(path, origin)
     if isinstance(source, Image.Image):
         if source.width * source.height == 0:
             raise MaskError(f"{origin} has no pixels")
-        array = _image_to_array(source)
+        array = _image_to_array(source, scheme)
     elif isinstance(source, torch.Tensor):
         array = source.detach().cpu().numpy()
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
@@ -271,7 +346,7 @@ def load_mask(source, scheme: str | LabelScheme = "celebamask_hq_raw") -> LabelM
                 f"{origin} looks like a photo, not a semantic mask: {far:.0%} of its pixels are far from every "
                 f"class colour of scheme {scheme.name!r}. Draw or upload a label map (ids or palette colours)."
             )
-        return LabelMask(labels, scheme)
+        return LabelMask(labels, scheme, from_colours=True)
     return LabelMask(_check_ids(array.astype(np.int64), scheme, origin), scheme)
 
 

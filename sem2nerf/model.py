@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,8 +30,9 @@ from .domains import Domain, get_domain
 from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
+from .limits import Limit, check_finite
 from .masks import LabelMask, encoder_input, load_mask
-from .renderer import RenderOptions, RenderOutput, render_poses
+from .renderer import RenderOptions, RenderOutput, check_seed, render_poses
 from .trajectories import Pose
 
 __all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF", "preset_style_layers"]
@@ -49,8 +51,51 @@ def preset_style_layers(preset: str, num_film_layers: int) -> list[int]:
         raise ValueError(f"unknown style preset {preset!r}; pick one of {', '.join(STYLE_PRESETS)}")
     last = _OFFICIAL_LAST_FILM_LAYER
     return [num_film_layers - 1 - (last - i) for i in chosen if last - i < num_film_layers]
+_VIEW_SIZE, _VIEW_SAMPLES = Limit(8, 4096, integer=True), Limit(2, 512, integer=True)  # what render() accepts
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+# The settings that decide the shapes of the weights: a config.json without one of them cannot describe its weights
+# (save_pretrained writes every setting; other settings have defaults).
+REQUIRED_CONFIG_KEYS = (
+    "domain", "use_contour", "encoder_size", "encoder_patch_size", "encoder_embed_dim", "encoder_depths",
+    "encoder_num_heads", "encoder_window_size", "decoder_hidden_dim", "decoder_num_layers", "decoder_z_dim",
+    "decoder_mapping_hidden_dim", "decoder_mapping_depth",
+)
+
+
+def read_config(path: str | os.PathLike, where: str | None = None) -> dict:
+    """A model folder's ``config.json`` as a dict, or :class:`ModelLoadError` in one line naming the file
+    (``where``, default the path): unreadable, not JSON, not a JSON object, or missing a required setting."""
+    where = where or str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{where} is not valid JSON (it is not UTF-8 text); restore the model's config.json") from None
+    except OSError as err:
+        raise ModelLoadError(f"cannot read {where}: {err.strerror or err}") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ModelLoadError(
+            f"{where} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); restore the model's "
+            "config.json, as save_pretrained writes it"
+        ) from None
+    check_config(config, where)
+    return config
+
+
+def check_config(config, where: str) -> None:
+    """:class:`ModelLoadError` naming ``where`` unless ``config`` is a JSON object with every required setting."""
+    if not isinstance(config, dict):
+        kind = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+            type(config), "null" if config is None else "something else")
+        raise ModelLoadError(f"{where} holds {kind}, not an object of model settings like the one save_pretrained writes")
+    missing = [k for k in REQUIRED_CONFIG_KEYS if k not in config]
+    if missing:
+        raise ModelLoadError(
+            f"{where} lacks the model settings {name_list(missing)}: it does not describe its weights; restore the "
+            "model's config.json, as save_pretrained writes it"
+        )
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # Set while a model is built only to receive saved weights: the latent average is not worth computing then.
 _WEIGHTS_FOLLOW: ContextVar[bool] = ContextVar("sem2nerf_weights_follow", default=False)
@@ -308,6 +353,9 @@ class Sem2NeRF(
         """
         if seed is None:
             return scene
+        seed = check_seed(seed)
+        seed2 = None if seed2 is None else check_seed(seed2)
+        alpha = check_finite(alpha, "alpha")
         n = self.decoder.num_film_layers
         layers = sorted({int(i) for i in layers}) if layers is not None else [n - 1]
         if not layers or layers[0] < 0 or layers[-1] >= n:
@@ -391,10 +439,9 @@ class Sem2NeRF(
 
     @staticmethod
     def _check_view(size: int, samples: int) -> None:
-        if not 8 <= int(size) <= 4096:
-            raise ValueError(f"image size must be between 8 and 4096 pixels, got {size}")
-        if not 2 <= int(samples) <= 512:
-            raise ValueError(f"samples per ray must be between 2 and 512, got {samples}")
+        """The library's own bounds (the app and the command line keep to the tighter :mod:`sem2nerf.limits`)."""
+        _VIEW_SIZE.check(size, "image size (pixels)")
+        _VIEW_SAMPLES.check(samples, "samples per ray")
 
     # --- Hub I/O --------------------------------------------------------------------------------
 
@@ -433,6 +480,7 @@ class Sem2NeRF(
                 if any(path.glob("*.pt")) or any(path.glob("*.pth")):
                     hint = " It holds .pt/.pth files: convert official checkpoints with `python -m sem2nerf convert`."
                 raise ModelLoadError(f"model folder {path} has no {' or '.join(missing)}.{hint}")
+            read_config(path / CONFIG_NAME)
             name = str(path)
         elif path.exists():
             raise ModelLoadError(
@@ -445,9 +493,14 @@ class Sem2NeRF(
             return super().from_pretrained(name, **kwargs)
         except ModelLoadError:
             raise
+        except (AttributeError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as err:  # a Hub config.json
+            raise ModelLoadError(
+                f"{CONFIG_NAME} of {name!r} is not valid JSON or not an object of model settings like the one "
+                "save_pretrained writes"
+            ) from err
         except (OSError, EntryNotFoundError) as err:
             offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-            reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else err.__class__.__name__
+            reason = "offline mode is on (HF_HUB_OFFLINE)" if offline else "no such repo, or the Hub could not be reached"
             raise ModelLoadError(
                 f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
                 f"did not provide it ({reason}). Pass a local folder with config.json + model.safetensors; when "
@@ -469,6 +522,7 @@ class Sem2NeRF(
         strict: bool = True,
         **model_kwargs,
     ) -> Sem2NeRF:
+        check_config(model_kwargs, f"{CONFIG_NAME} of {model_id!r}")  # a Hub repo's (a folder's is read first)
         if os.path.isdir(model_id):
             weights_file = os.path.join(model_id, WEIGHTS_NAME)
         else:

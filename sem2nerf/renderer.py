@@ -14,6 +14,7 @@ at arbitrary points in bounded chunks (baking, mesh export).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -28,6 +29,8 @@ __all__ = [
     "RayBundle",
     "RenderOptions",
     "RenderOutput",
+    "check_poses",
+    "check_seed",
     "evaluate_points",
     "integrate",
     "render_image",
@@ -364,12 +367,45 @@ def render_poses(field: Field, poses: Sequence, size: int | tuple[int, int], opt
                  device: torch.device | str = "cpu") -> list[RenderOutput]:
     """Render one frame per pose (anything with ``yaw``, ``pitch`` in public degrees and ``fov``, e.g.
     :class:`~sem2nerf.trajectories.Pose`); view ``i`` is seeded with ``seed + i`` (``None``: unseeded)."""
+    check_poses(poses)
+    if seed is not None:
+        seed = check_seed(seed)
     outs = []
     for i, pose in enumerate(poses):
         c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))[None].to(device)
         gen = None if seed is None else torch.Generator(device=device).manual_seed(int(seed) + i)
         outs.append(render_image(field, c2w, size, pose.fov, opts, gen))
     return outs
+
+
+def check_poses(poses: Sequence) -> None:
+    """``ValueError`` naming the first pose with a non-finite angle or a field of view outside (0, 180) degrees.
+
+    A NaN angle would otherwise render a black image without complaint."""
+    for i, pose in enumerate(poses):
+        where = f" (view {i + 1})" if len(poses) > 1 else ""
+        for name in ("yaw", "pitch", "fov"):
+            value = getattr(pose, name)
+            try:
+                ok = math.isfinite(float(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"{name}{where} must be a finite number of degrees, got {value!r}")
+        if not 0.0 < float(pose.fov) < 180.0:
+            raise ValueError(f"the field of view{where} must be between 0 and 180 degrees, got {float(pose.fov):g}")
+
+
+def check_seed(seed) -> int:
+    """A seed as an int: a whole, finite, non-negative number below 2^63 (else ``ValueError``)."""
+    try:
+        value = float(seed)
+        ok = math.isfinite(value) and value == math.floor(value) and 0 <= int(seed) < 2**63
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or isinstance(seed, bool):
+        raise ValueError(f"a seed must be a whole number from 0 to 2^63 - 1, got {seed!r}")
+    return int(seed)
 
 
 def evaluate_points(field: Field, points: torch.Tensor, chunk_points: int = 65536,

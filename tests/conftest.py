@@ -63,3 +63,20 @@ def face_mask(size: int = 256) -> np.ndarray:
 @pytest.fixture
 def mask_array() -> np.ndarray:
     return face_mask(256)
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` as module ``name`` (yields it; a fixture body). Registered in ``sys.modules``
+    while in use: its dataclasses look their module up while they are built."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 import pytest
+from conftest import face_mask
 from PIL import Image
 
 import app
@@ -127,7 +128,7 @@ def test_baked_renderer_bakes_once_per_scene_and_style_then_reads_the_grid(tiny_
     turned = list(view(scene, 25, 0, 12, 96, 4, *style, app.RENDERERS[0]))
     assert len(turned) == 1 and cache.bakes == 1, "the grid is ready: no preview, no new bake"
     assert np.abs(np.asarray(turned[0][0], float) - np.asarray(first[-1][0], float)).mean() > 0.5, "the view changed"
-    _fn(demo, "views")(scene, 12, 32, 4, *style, app.RENDERERS[0], progress=lambda *a, **k: None)
+    _fn(demo, "views")(scene, 12, 64, 4, *style, app.RENDERERS[0], progress=lambda *a, **k: None)
     glb, _ = _fn(demo, "mesh")(scene, 32, 0.0, *style, app.RENDERERS[0], progress=lambda *a, **k: None)
     assert cache.bakes == 1 and glb.endswith(".glb")
     list(view(scene, 0, 0, 12, 64, 4, 5, "colour only", [3], -1, 0.5, app.RENDERERS[0]))
@@ -136,9 +137,13 @@ def test_baked_renderer_bakes_once_per_scene_and_style_then_reads_the_grid(tiny_
     assert cache.bakes == 3, "a wider field of view than the grid covers bakes a larger cube"
     direct = list(view(scene, 10, 0, 12, 64, 4, 9, "colour only", [3], -1, 0.5, app.RENDERERS[1]))
     assert cache.bakes == 3 and direct[-1][0].size == (64, 64)
-    for k in range(app.BAKE_CACHE_SIZE + 2):  # memory stays bounded
+    one = cache.nbytes // len(cache._grids)
+    assert one == 4 * 17**3 * 4, "a 16-cell grid: 4 channels x 17^3 nodes x float32"
+    cache.max_bytes = 3 * one + one // 2  # memory stays bounded by bytes: room for three grids of this size
+    for k in range(5):
         list(view(scene, 0, 0, 12, 64, 4, 100 + k, "colour only", [3], -1, 0.5, app.RENDERERS[0]))
-    assert len(cache._grids) == app.BAKE_CACHE_SIZE
+        assert cache.nbytes <= cache.max_bytes
+    assert len(cache._grids) == 3
 
 
 def test_baked_and_direct_renders_agree(mask_array, tmp_path):
@@ -152,7 +157,7 @@ def test_baked_and_direct_renders_agree(mask_array, tmp_path):
     view = _fn(demo, "render")
 
     def shot(yaw, style, renderer):
-        frames = list(view(scene, yaw, 0, 12, 48, 8, style, "colour only", [3], -1, 0.5, app.RENDERERS[renderer]))
+        frames = list(view(scene, yaw, 0, 12, 64, 8, style, "colour only", [3], -1, 0.5, app.RENDERERS[renderer]))
         return np.asarray(frames[-1][0], float)
 
     direct = shot(15, -1, 1)
@@ -184,3 +189,116 @@ def test_the_class_picker_says_which_side_of_the_image_a_sided_class_is_on():
     assert app.class_label("l_eye") == "l_eye (person's left, image right)"
     assert app.class_label("r_ear") == "r_ear (person's right, image left)"
     assert app.class_label("l_lip") == "l_lip" and app.class_label("ear_r") == "ear_r"  # lower lip, earring: no side
+
+
+# --- bad input (docs/bad_input.md) -----------------------------------------------------------------------------------
+
+
+def _editor(demo: gr.Blocks) -> gr.ImageEditor:
+    return next(b for b in demo.blocks.values() if isinstance(b, gr.ImageEditor))
+
+
+def test_drawing_after_the_editors_trash_icon_works(mask_array):
+    """The trash icon leaves a white (or transparent) canvas: white that is no class colour is background."""
+    for blank in ((255, 255, 255, 255), (0, 0, 0, 0), (252, 253, 251, 255)):
+        canvas = np.zeros((128, 128, 4), np.uint8)
+        canvas[:] = blank
+        skin, hair = RAW.palette[RAW.class_id("skin")], RAW.palette[RAW.class_id("hair")]
+        canvas[30:100, 30:98] = (*skin, 255)
+        canvas[20:30, 30:98] = (*hair, 255)
+        canvas[29:31, 30:98, :3] = (np.array(skin) + np.array(hair)) // 2  # an anti-aliased seam
+        canvas[100:102, 30:98, :3] = (np.array(skin) + 255) // 2  # a stroke's edge blended with the white
+        mask = app.mask_from_editor({"composite": canvas, "background": None, "layers": []}, CELEBA)
+        assert set(np.unique(mask.labels)) == {0, RAW.class_id("skin"), RAW.class_id("hair")}, blank
+        assert (mask.labels[110:] == 0).all() and (mask.labels[:, :20] == 0).all()
+
+
+def test_white_stays_a_class_colour_where_a_scheme_has_it():
+    """CatMask's background is white: reading white as blank changes nothing there."""
+    cat = get_label_scheme("catmask_raw")
+    assert app._white_is_blank(cat) and app._white_is_blank(RAW)
+
+
+def test_implausible_masks_show_a_warning_and_still_encode(tiny_model, tmp_path, mask_array):
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    Image.fromarray(RAW.merge(mask_array), "L").save(tmp_path / "merged.png")
+    with pytest.warns(UserWarning, match=r"does not look like a face.*'celebamask_hq_merged' picked under 'Label ids"):
+        _, scene, _ = _fn(demo, "upload")(str(tmp_path / "merged.png"), RAW.name)  # merged ids read as raw ids
+    assert scene.mask is not None
+    no_skin = mask_array.copy()
+    no_skin[no_skin == RAW.class_id("skin")] = RAW.class_id("hair")
+    with pytest.warns(UserWarning, match="no 'skin'"):
+        assert _fn(demo, "encode")({"composite": RAW.colorize(no_skin)}, (0.0, 0.0)).mask is not None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plausible mask: no warning
+        _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
+        _fn(demo, "upload")(str(tmp_path / "merged.png"), "celebamask_hq_merged")
+
+
+def test_non_finite_and_out_of_range_numbers_get_a_message(tiny_model, tmp_path, mask_array):
+    """A raw API call can send NaN (Python's JSON writes it); the handlers say so instead of rendering black."""
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
+    style = (-1, "colour only", [3], -1, 0.5, app.RENDERERS[1])
+    nan = float("nan")
+    for args, message in (((nan, 0, 12, 64, 4), "Yaw must be a finite"), ((0, float("inf"), 12, 64, 4), "Pitch"),
+                          ((0, 0, nan, 64, 4), "field of view must be a finite"), ((0, 0, 12, nan, 4), "resolution"),
+                          ((0, 0, 12, 64, 10**6), "between 4 and 48"), ((0, 0, 12, 10**5, 4), "between 64 and 256")):
+        with pytest.raises(gr.Error, match=message):
+            list(_fn(demo, "render")(scene, *args, *style))
+    with pytest.raises(gr.Error, match="style seed must be a finite"):
+        list(_fn(demo, "render")(scene, 0, 0, 12, 64, 4, nan, "colour only", [3], -1, 0.5))
+    with pytest.raises(gr.Error, match="blend"):
+        list(_fn(demo, "render")(scene, 0, 0, 12, 64, 4, 5, "colour only", [3], 7, nan))
+    none = lambda *a, **k: None
+    with pytest.raises(gr.Error, match="number of frames must be between 4 and 72"):
+        _fn(demo, "turntable")(scene, "orbit", 10**6, 12, 12, 0, 64, 4, *style, progress=none)
+    with pytest.raises(gr.Error, match="Frames per second must be a finite"):
+        _fn(demo, "turntable")(scene, "orbit", 8, nan, 12, 0, 64, 4, *style, progress=none)
+    with pytest.raises(gr.Error, match="density threshold must be a finite"):
+        _fn(demo, "mesh")(scene, 32, nan, *style, progress=none)
+    with pytest.raises(gr.Error, match="grid resolution must be between 32 and 160"):
+        _fn(demo, "mesh")(scene, 10**4, 0.1, *style, progress=none)
+
+
+def test_the_editor_refuses_a_giant_image_from_its_header_before_gradio_decodes_it(tiny_model, tmp_path, monkeypatch):
+    from gradio.data_classes import FileData
+
+    editor = _editor(app.build_demo(tiny_model, "test", workdir=tmp_path))
+    Image.new("L", (5000, 5000), 0).save(tmp_path / "huge.png")  # small file, 25 M pixels once decoded
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self, *a: decoded.append(self) or None)
+    with pytest.raises(gr.Error, match=r"huge\.png is 5000 x 5000 pixels; masks are read up to 4096 pixels per side"):
+        editor.convert_and_format_image(FileData(path=str(tmp_path / "huge.png"), orig_name="huge.png"))
+    assert decoded == [], "refused from the header, nothing decoded"
+    monkeypatch.undo()
+    with pytest.raises(gr.Error, match="(?i)the canvas image looks corrupted|cannot read the canvas image"):
+        editor.convert_and_format_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)  # a browser's blob, cut short
+    Image.fromarray(RAW.colorize(face_mask(64))).save(tmp_path / "ok.png")
+    ok = editor.convert_and_format_image(FileData(path=str(tmp_path / "ok.png"), orig_name="ok.png"))
+    assert ok.shape == (64, 64, 4)
+
+
+def test_a_bake_larger_than_the_whole_budget_is_used_but_not_kept(tiny_model, mask_array):
+    cache = app.BakeCache(max_bytes=1000, resolution=16)
+    scene = tiny_model.encode(mask_array)
+    assert cache.get(tiny_model, scene, 12.0).resolution == 16
+    assert cache.nbytes == 0 and cache.bakes == 1
+    assert app.BAKE_CACHE_BYTES >= 4 * cache.grid_bytes(tiny_model.bake(scene, resolution=app.BAKE_RESOLUTION))
+
+
+def test_a_broken_model_folder_starts_the_app_with_the_reason_on_the_page(tiny_model, tmp_path, monkeypatch):
+    served = []
+    monkeypatch.setattr(app, "serve", lambda demo, model, **kw: served.append((demo, model)))
+    tiny_model.save_pretrained(tmp_path / "m")
+    for text, reason in (("{oops", "is not valid JSON"), ("[]", "holds a list"), ("{}", "lacks the model settings")):
+        (tmp_path / "m" / "config.json").write_text(text)
+        app.main(["--model", str(tmp_path / "m"), "--device", "cpu"])
+        demo, model = served.pop()
+        assert model is None
+        page = " ".join(str(getattr(b, "value", "")) for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+        assert "Could not load the model" in page and reason in page and "config.json" in page
+        with pytest.raises(gr.Error, match="--model"):
+            _fn(demo, "encode")({"composite": RAW.colorize(face_mask(64))}, (0, 0))

@@ -132,7 +132,7 @@ def test_mesh_export_loads_with_vertex_colours(served, files):
     assert Path(shown).suffix == ".glb"
     assert sorted(Path(p).suffix for p in downloads) == [".glb", ".ply"]
     for path in downloads:
-        mesh = trimesh.load(path, force="mesh")
+        mesh = trimesh.load(path, force="mesh", skip_materials=True)  # COLOR_0 as vertex colours
         assert len(mesh.faces) > 0
         assert mesh.visual.kind == "vertex" and mesh.visual.vertex_colors.shape == (len(mesh.vertices), 4)
         assert np.ptp(mesh.visual.vertex_colors[:, :3].astype(int)) > 0
@@ -190,3 +190,92 @@ def test_without_a_model_every_action_says_how_to_load_one(files, tmp_path_facto
                 call()
     finally:
         demo.close()
+
+
+# --- raw JSON, corrupt canvases, implausible masks (docs/bad_input.md) -----------------------------------------------
+
+
+class RawSession:
+    """One visitor speaking the queue protocol with hand-written JSON, as any HTTP client can (gradio_client refuses
+    to send NaN; Python's json writes it as ``NaN`` and the server reads it back as a float)."""
+
+    def __init__(self, client: Client) -> None:
+        import uuid
+
+        self.client, self.base = client, client.src.rstrip("/") + "/gradio_api"
+        self.session = uuid.uuid4().hex
+
+    def upload(self, path: Path) -> dict:
+        import httpx
+
+        with path.open("rb") as f:
+            reply = httpx.post(f"{self.base}/upload", files={"files": (path.name, f, "image/png")}, timeout=60)
+        reply.raise_for_status()
+        return {"path": reply.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, api_name: str, data: list) -> dict:
+        """The ``process_completed`` message of one call (``success`` and ``output``)."""
+        import httpx
+
+        body = json.dumps({"data": data, "fn_index": self.client._infer_fn_index(api_name, None), "event_data": None,
+                           "session_hash": self.session, "trigger_id": None})  # NaN stays NaN (allow_nan)
+        reply = httpx.post(f"{self.base}/queue/join", content=body, headers={"Content-Type": "application/json"},
+                           timeout=60)
+        reply.raise_for_status()
+        event = reply.json()["event_id"]
+        with httpx.stream("GET", f"{self.base}/queue/data", params={"session_hash": self.session}, timeout=120) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    msg = json.loads(line[5:])
+                    if msg.get("msg") == "process_completed" and msg.get("event_id") == event:
+                        return msg
+        raise AssertionError("no process_completed message")
+
+    def view(self, **changes) -> dict:
+        v = {"yaw": 0, "pitch": 0, **VIEW, **changes}
+        return self.call("/view", [None, v["yaw"], v["pitch"], v["fov"], v["size"], v["samples"], v["seed"],
+                                   v["preset"], v["custom"], v["seed2"], v["alpha"], app.RENDERERS[1]])
+
+
+def test_nan_and_inf_sent_as_raw_json_get_a_message_not_a_black_image(served, files):
+    client, _ = served
+    raw = RawSession(client)
+    face = raw.upload(files["face"])
+    assert raw.call("/encode", [{"background": face, "layers": [], "composite": face}, None])["success"]
+    assert raw.view()["success"], "the raw protocol renders"
+    nan, inf = float("nan"), float("inf")
+    for change, message in (({"yaw": nan}, "Yaw must be a finite number, got nan"),
+                            ({"pitch": -inf}, "Value -inf is less than minimum value -30"),  # Gradio's slider check
+                            ({"pitch": nan}, "Pitch must be a finite number, got nan"),
+                            ({"fov": nan}, "field of view must be a finite number"),
+                            ({"size": nan}, "resolution must be a finite number"),
+                            ({"samples": nan}, "samples per ray) must be a finite number"),
+                            ({"seed": nan}, "The style seed must be a finite number, got nan"),
+                            ({"seed": 3, "seed2": inf}, "The second style seed must be a finite number"),
+                            ({"alpha": nan}, "blend towards the second style must be a finite number")):
+        msg = raw.view(**change)
+        assert msg["success"] is False and message in (msg["output"].get("error") or ""), (change, msg["output"])
+    assert raw.view()["success"], "the app keeps serving"
+    assert _view(client).shape == (64, 64, 3)
+
+
+def test_a_corrupt_canvas_image_gets_the_same_message_as_an_upload(served, files):
+    client, _ = served
+    with pytest.raises(AppError) as upload:
+        client.predict(handle_file(str(files["corrupted"])), "celebamask_hq_raw", api_name="/upload_mask")
+    with pytest.raises(AppError) as canvas:
+        client.predict(_canvas(files["corrupted"]), api_name="/encode")
+    assert "corrupted.png looks corrupted" in str(upload.value)
+    assert str(canvas.value) == str(upload.value)
+    assert "gradio" not in str(canvas.value).lower() and "/tmp" not in str(canvas.value)
+    with pytest.raises(AppError, match=r"huge\.png is 10000 x 10000 pixels"):
+        client.predict(_canvas(files["huge"]), api_name="/encode")  # refused from the header, before decoding
+    client.predict(_canvas(files["face"]), api_name="/encode")
+    assert _view(client).shape == (64, 64, 3)
+
+
+def test_an_implausible_upload_still_renders(served, files):
+    """A merged-id mask read as raw ids gets a warning (shown as a toast, see test_app), not an error."""
+    client, _ = served
+    client.predict(handle_file(str(files["merged_ids"])), "celebamask_hq_raw", api_name="/upload_mask")
+    assert _view(client).shape == (64, 64, 3)

@@ -166,3 +166,41 @@ def test_draw_two_classes_render_and_turn(served, tmp_path):
         browser.close()
     assert len(seen) == encodes, "moving a slider re-renders without encoding again"
     assert turned.shape == first.shape and not np.array_equal(turned, first), "the view changed"
+
+
+def test_drawing_after_the_editors_clear_canvas_icon(served):
+    """The editor's own trash icon ("Clear canvas") leaves an opaque white canvas; strokes drawn on it must reach
+    the encoder as classes on background (white is read as blank canvas), not be refused as a photo."""
+    from playwright.sync_api import sync_playwright
+
+    url, seen = served
+    skin = RAW.class_id("skin")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1250})
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#mask-editor canvas", timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.click("#mask-editor button[aria-label='Clear canvas']")
+        page.wait_for_timeout(1000)
+        canvas = page.locator("#mask-editor canvas").first.bounding_box()
+        page.click("#mask-editor button[aria-label='Brush']")  # after the trash icon no tool is selected
+        page.locator("#class-picker label", has_text="skin").first.click()
+        colour = "rgb({}, {}, {})".format(*RAW.palette[skin])
+        page.wait_for_function(
+            "c => document.querySelector(\"#mask-editor button[aria-label='Color']\")?.style.color === c", arg=colour)
+        page.wait_for_timeout(3000)
+        page.click("#mask-editor button[aria-label='Brush']")
+        for _ in range(3):
+            page.wait_for_timeout(1000)
+            _stroke(page, canvas, [0.4, 0.5, 0.6], 0.3, 0.7)
+            page.wait_for_timeout(1000)
+            if _shows(page, RAW.palette[skin]):
+                break
+        page.click("#render-button")
+        _until(page, lambda: len(seen) > 0)
+        page.wait_for_selector("#render-output img", timeout=60_000)
+        errors = page.locator(".toast-body.error").all_inner_texts()
+        browser.close()
+    assert seen[-1] == {0, skin}, f"skin on background reaches the encoder: {seen[-1]}"
+    assert not errors, errors

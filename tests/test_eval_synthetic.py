@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, load_benchmark
 from PIL import Image
 
 import sem2nerf
 from sem2nerf import Sem2NeRF, get_domain
 from sem2nerf.synthfaces import FaceParams, Light, generate_dataset, render_identity
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_synthetic.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("eval_synthetic", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while they are built
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_benchmark("eval_synthetic")
 
 
 @pytest.fixture(scope="module")

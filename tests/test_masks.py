@@ -146,3 +146,72 @@ def test_merged_masks_are_accepted_by_name():
     a = encoder_input(load_mask(merged, "celebamask_hq_merged"), size=64)
     b = encoder_input(load_mask(face_mask(128)), size=64)
     assert torch.equal(a, b)
+
+
+# --- indexed colour masks, giant headers, plain messages (docs/bad_input.md) -----------------------------------------
+
+
+def _indexed(labels: np.ndarray, palette: np.ndarray, index_of: np.ndarray) -> Image.Image:
+    """An indexed (mode P) PNG image of ``labels``: class ``c`` is stored as index ``index_of[c]`` whose palette
+    entry is ``palette[index_of[c]]`` (as an image editor writes a colour mask)."""
+    img = Image.fromarray(index_of[labels].astype(np.uint8), "L").convert("P")
+    img.putpalette(list(np.asarray(palette, np.uint8).ravel()))
+    return img
+
+
+def test_an_indexed_colour_mask_is_read_by_its_colours(tmp_path, mask_array):
+    """An editor's indexed PNG numbers its colours in its own order: the palette colours say the classes."""
+    rng = np.random.default_rng(0)
+    order = rng.permutation(256)  # class c stored at index order[c]
+    palette = rng.integers(0, 256, (256, 3))
+    palette[order[: RAW.num_classes]] = RAW.palette_array()
+    palette[order[3]] = np.asarray(RAW.palette[3]) + (3, -4, 2)  # near the class colour, not exact
+    _indexed(mask_array, palette, order).save(tmp_path / "editor.png")
+    got = load_mask(tmp_path / "editor.png")
+    np.testing.assert_array_equal(got.labels, mask_array)
+    assert got.from_colours
+
+
+def test_indexed_label_maps_keep_their_ids(tmp_path, mask_array):
+    """CelebAMask-HQ style indexed label maps (index i, class colour i) and grey palettes are read as ids."""
+    ids = np.arange(256)
+    _indexed(mask_array, np.concatenate([RAW.palette_array(), np.zeros((256 - 19, 3), np.uint8)]), ids).save(tmp_path / "own.png")
+    _indexed(mask_array, np.repeat(ids[:, None], 3, 1), ids).save(tmp_path / "grey.png")
+    for name in ("own.png", "grey.png"):
+        got = load_mask(tmp_path / name)
+        np.testing.assert_array_equal(got.labels, mask_array, err_msg=name)
+        assert not got.from_colours
+    # a palette of other colours (say a segmentation tool's): the indices are still the ids
+    other = np.random.default_rng(1).integers(0, 256, (256, 3))
+    _indexed(mask_array, other, ids).save(tmp_path / "tool.png")
+    np.testing.assert_array_equal(load_mask(tmp_path / "tool.png").labels, mask_array)
+
+
+def test_transparent_pixels_are_the_schemes_background():
+    """CatMask's background is white: a transparent pixel must read as background there too, not as black."""
+    cat = get_label_scheme("catmask_raw")
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[8:24, 8:24] = (*cat.palette[cat.class_id("head")], 255)
+    got = load_mask(Image.fromarray(rgba, "RGBA"), cat)
+    assert set(np.unique(got.labels)) == {cat.background, cat.class_id("head")}
+
+
+def test_a_small_file_declaring_a_giant_image_is_refused_from_its_header(tmp_path):
+    Image.new("L", (6000, 6000), 0).save(tmp_path / "bomb.png")  # a few kB on disk, 36 M pixels decoded
+    assert (tmp_path / "bomb.png").stat().st_size < 100_000
+    with pytest.raises(MaskError, match=r"bomb\.png is 6000 x 6000 pixels.*nearest-neighbour"):
+        load_mask(tmp_path / "bomb.png")
+
+
+def test_file_messages_name_the_file_only(tmp_path):
+    """No folder (a server's temporary path) and no exception class names in what people read."""
+    folder = tmp_path / "secret-server-folder"
+    folder.mkdir()
+    (folder / "notes.png").write_text("not an image")
+    Image.fromarray(face_mask(64)).save(folder / "ok.png")
+    (folder / "cut.png").write_bytes((folder / "ok.png").read_bytes()[:200])
+    for name in ("notes.png", "cut.png", "missing.png"):
+        with pytest.raises(MaskError) as info:
+            load_mask(folder / name)
+        text = str(info.value)
+        assert "secret-server-folder" not in text and "Error" not in text, text

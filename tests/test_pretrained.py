@@ -123,5 +123,5 @@ def test_app_and_cli_default_to_the_bundled_model(monkeypatch, tmp_path):
     model, status = app.load_model(DEFAULT_MODEL, device="cpu")
     assert model is not None and "bundled default" in status
     out = tmp_path / "view.png"
-    assert main(["render", "--mask", str(EXAMPLE), "--yaw", "20", "--size", "32", "--samples", "6", "--out", str(out)]) == 0
-    assert Image.open(out).size == (32, 32)
+    assert main(["render", "--mask", str(EXAMPLE), "--yaw", "20", "--size", "64", "--samples", "6", "--out", str(out)]) == 0
+    assert Image.open(out).size == (64, 64)
