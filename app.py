@@ -114,14 +114,19 @@ def user_errors() -> Iterator[None]:
 
 
 # CelebAMask-HQ's sided classes are the person's sides: l_eye is the person's left eye, on the image's right.
-SIDE_HINTS = {"l_eye": "person's left, image right", "r_eye": "person's right, image left",
-              "l_brow": "person's left, image right", "r_brow": "person's right, image left",
-              "l_ear": "person's left, image right", "r_ear": "person's right, image left"}
+# Plain names for the dataset's class codes (CelebAMask-HQ); sided classes also say which side of the image they are
+# on (l_* is the person's left: the image's right in a frontal view). Codes not listed are shown as they are.
+PLAIN_NAMES = {"eye_g": "glasses", "neck_l": "necklace", "ear_r": "earring", "u_lip": "upper lip", "l_lip": "lower lip",
+               "cloth": "clothes", "l_eye": "left eye", "r_eye": "right eye", "l_brow": "left brow",
+               "r_brow": "right brow", "l_ear": "left ear", "r_ear": "right ear"}
+SIDE_HINTS = {"l_eye": "image right", "r_eye": "image left", "l_brow": "image right", "r_brow": "image left",
+              "l_ear": "image right", "r_ear": "image left"}
 
 
 def class_label(name: str) -> str:
-    """The class picker's label of a class: its name, and for a sided class which side of the image it is on."""
-    return f"{name} ({SIDE_HINTS[name]})" if name in SIDE_HINTS else name
+    """The class picker's label of a class: a plain name, and for a sided class which side of the image it is on."""
+    plain = PLAIN_NAMES.get(name, name.replace("_", " "))
+    return f"{plain} ({SIDE_HINTS[name]})" if name in SIDE_HINTS else plain
 
 
 def drawing_scheme(domain: Domain):
@@ -148,6 +153,9 @@ def palette_css(domain: Domain, elem_id: str = "class-picker") -> str:
         rules.append(
             f"#{elem_id} label:nth-of-type({k}) {{ background: {hex_colour(rgb)} !important; color: {text} !important; }}"
         )
+    # the class being drawn: a thick ring and bold text (Gradio marks the checked option's label "selected")
+    rules.append(f"#{elem_id} label.selected {{ outline: 3px solid #111 !important; outline-offset: 2px; "
+                 "font-weight: 700 !important; box-shadow: 0 0 0 5px #fff !important; }")
     return "\n".join(rules)
 
 

@@ -184,11 +184,17 @@ def test_model_loading_reports_problems_on_the_page(tiny_model, tmp_path):
     assert model is not None and model.device.type == "cpu" and app.max_size(model) == app.CPU_MAX_SIZE
 
 
-def test_the_class_picker_says_which_side_of_the_image_a_sided_class_is_on():
-    """CelebAMask-HQ's l_eye / l_brow / l_ear are the person's left, the image's right: the picker says so."""
-    assert app.class_label("l_eye") == "l_eye (person's left, image right)"
-    assert app.class_label("r_ear") == "r_ear (person's right, image left)"
-    assert app.class_label("l_lip") == "l_lip" and app.class_label("ear_r") == "ear_r"  # lower lip, earring: no side
+def test_the_class_picker_names_classes_plainly_and_says_which_side_of_the_image_a_sided_class_is_on():
+    """Plain names instead of dataset codes; CelebAMask-HQ's l_eye / l_brow / l_ear are the person's left, the image's
+    right: the picker says so. Every label is unique, and none is a bare code with an underscore."""
+    assert app.class_label("l_eye") == "left eye (image right)"
+    assert app.class_label("r_ear") == "right ear (image left)"
+    assert app.class_label("eye_g") == "glasses" and app.class_label("neck_l") == "necklace"
+    assert app.class_label("l_lip") == "lower lip" and app.class_label("ear_r") == "earring"  # no side
+    for scheme in ("celebamask_hq_raw", "catmask_raw"):
+        labels = [app.class_label(n) for n in get_label_scheme(scheme).class_names]
+        assert len(set(labels)) == len(labels) and not any("_" in label for label in labels), labels
+    assert "label.selected" in app.palette_css(app.get_domain("celebamask_hq"))  # the class being drawn is marked
 
 
 # --- bad input (docs/bad_input.md) -----------------------------------------------------------------------------------
