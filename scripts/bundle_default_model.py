@@ -66,8 +66,12 @@ random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the l
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
 other mask-invisible ones at their mean (`loss.latent_target=params_adjusted`), its error also counted in those
 parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`data.latent_extra`), and for
-the first 2,500 of its 4,000 steps that regression alone (`train.latent_warmup_steps`). The deviations are marked
-in the configs (no LPIPS offline, smaller sizes, far fewer steps).
+the first 1,800 of its 3,000 steps that regression alone (`train.latent_warmup_steps`); its input masks were redrawn
+as if annotated by hand (`data.mask_realism=1`: polygonised, jittered outlines, small gaps, now and then a class left
+out), so that real and drawn masks look like its training ones. The data are SynthFaces generator 2.0 heads, framed
+like real CelebAMask-HQ masks, with CelebAMask-HQ's left/right and free-form, often asymmetric hair; the latents
+(128 dimensions) are a linear map of their 97 parameter features. The deviations are marked in the configs (no LPIPS
+offline, smaller sizes, far fewer steps).
 
 What it is for: an offline demo and a test bed that works out of the box. It knows synthetic heads only: its faces
 look like SynthFaces renders, not like photographs, and a mask's colours cannot be known from the mask (the encoder
