@@ -220,10 +220,9 @@ def mask_from_file(path: str | os.PathLike, id_scheme: str, domain: Domain) -> L
     of each merged class (e.g. merged "eye" as "l_eye"), which encodes identically.
     """
     path = Path(path)
-    # From the header first (refused before decoding), then decoded once to check it (plain messages naming
-    # only the file's name, never the server's temporary folder).
-    open_image(path, f"mask {path.name}", max_side=MAX_UPLOAD_SIDE).close()
-    mask = load_mask(path, id_scheme)
+    # Refused from the header before decoding, then decoded once (messages name only the file, never the server's
+    # temporary folder).
+    mask = load_mask(open_image(path, f"mask {path.name}", max_side=MAX_UPLOAD_SIDE), id_scheme)
     raw = drawing_scheme(domain)
     if mask.scheme.name == raw.name:
         return mask

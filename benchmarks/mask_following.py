@@ -79,6 +79,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.eval_synthetic import (
     SHEET_YAWS,
     _fmt,
+    _json_ready,
     edit_change,
     framed_labels,
     framing,
@@ -468,17 +469,6 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _strict(value):
-    """Non-finite floats -> strings so that the JSON is strict."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    return value
-
-
 # --- command line ----------------------------------------------------------------------------------------
 
 
@@ -577,7 +567,7 @@ def main(argv: list[str] | None = None, model=None) -> dict:
     print(format_report(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(_strict(result), indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(_json_ready(result), indent=2) + "\n")
         print(f"wrote {args.json}")
     return result
 

@@ -305,6 +305,8 @@ def load_mask(source, scheme: str | LabelScheme = "celebamask_hq_raw") -> LabelM
         origin = f"mask {path.name}"
         source = open_image(path, origin)
     if isinstance(source, Image.Image):
+        if origin == "the mask" and getattr(source, "filename", ""):  # an image opened from a file (open_image)
+            origin = f"mask {Path(source.filename).name}"
         if source.width * source.height == 0:
             raise MaskError(f"{origin} has no pixels")
         array = _image_to_array(source, scheme)

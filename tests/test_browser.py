@@ -66,6 +66,16 @@ def _rendered(page, url: str) -> tuple[str, np.ndarray]:
         return src, np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
 
 
+def _open_app(p, url: str):
+    """A desktop-sized Chromium page on the app, its editor's canvas drawn: ``(browser, page)``."""
+    browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1250})
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#mask-editor canvas", timeout=60_000)
+    page.wait_for_timeout(1500)
+    return browser, page
+
+
 def _stroke(page, box, rows: list[float], left: float, right: float) -> None:
     for r in rows:
         y = box["y"] + r * box["height"]
@@ -97,11 +107,7 @@ def test_draw_two_classes_render_and_turn(served, tmp_path):
     shots = Path(os.environ.get("SEM2NERF_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1250})
-        page.goto(url, wait_until="load")
-        page.wait_for_selector("#mask-editor canvas", timeout=60_000)
-        page.wait_for_timeout(1500)
+        browser, page = _open_app(p, url)
         # A visitor's first click: Render on the prefilled example, before drawing anything.
         page.click("#render-button")
         _until(page, lambda: len(seen) > 0)
@@ -176,11 +182,7 @@ def test_drawing_after_the_editors_clear_canvas_icon(served):
     url, seen = served
     skin = RAW.class_id("skin")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1250})
-        page.goto(url, wait_until="load")
-        page.wait_for_selector("#mask-editor canvas", timeout=60_000)
-        page.wait_for_timeout(1500)
+        browser, page = _open_app(p, url)
         page.click("#mask-editor button[aria-label='Clear canvas']")
         page.wait_for_timeout(1000)
         canvas = page.locator("#mask-editor canvas").first.bounding_box()
