@@ -34,6 +34,14 @@ def _layers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated layer indices like '8' or '6,7,8', got {text!r}") from None
 
 
+def _regions(text: str) -> list[str]:
+    """An argparse type: comma-separated class names (``hair,hat``) or ids."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class names like 'hair' or 'hair,hat', got {text!r}")
+    return [int(n) if n.isdigit() else n for n in names]
+
+
 def _finite(text: str) -> float:
     """An argparse type: a finite number (float() alone takes 'nan' and 'inf')."""
     import math
@@ -93,12 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FiLM layers that take the style, e.g. 8 = colour, 6,7,8 = texture (default: the colour layer)")
     r.add_argument("--style-seed2", type=int, default=None, help="second style seed to blend with (paper Fig. 5)")
     r.add_argument("--style-alpha", type=_finite, default=0.5, help="blend factor towards --style-seed2 (0-1)")
+    r.add_argument("--style-regions", type=_regions, default=None, metavar="CLASSES",
+                   help="only these classes take the style, in 3D (comma-separated class names, e.g. hair,hat; "
+                   "merged names such as eyes or lips work too); needs --style-seed")
     r.add_argument("--views", choices=["single", "preview", "front", "orbit"], default="single",
                    help="single view; 'preview' = the official 5-yaw strip; 'front'/'orbit' = trajectory frames in a strip")
     r.add_argument("--frames", type=int, default=8,
                    help=f"frames of a 'front'/'orbit' strip or video, {FRAMES.low}-{FRAMES.high}")
     r.add_argument("--with-mask", action="store_true", help="put the coloured input mask as the first tile of a strip")
     r.add_argument("--depth", default=None, help="also save the depth map of a single view here (PNG, near = bright)")
+    r.add_argument("--labels", default=None, metavar="PNG",
+                   help="also save the label map of the views here: the input mask's classes carried onto the 3D "
+                   "surface (an indexed PNG: pixel values are raw label ids, shown in the class colours)")
     r.add_argument("--device", default="auto", help="'auto' (GPU if available), 'cpu', 'cuda', 'cuda:1', ...")
     r.add_argument("--renderer", choices=["auto", "direct", "baked"], default="auto",
                    help="direct: the network for every sample; baked: sample the scene once on a grid, then read "
@@ -193,6 +207,10 @@ def _check_render_args(args: argparse.Namespace, device) -> None:
             raise Sem2NeRFError(str(err)) from None
     if args.fov is not None and not 0 < args.fov < 180:
         raise Sem2NeRFError(f"--fov must be between 0 and 180 degrees, got {args.fov:g}")
+    if args.style_regions is not None and args.style_seed is None:
+        raise Sem2NeRFError("--style-regions names the classes that take a style: pass --style-seed too")
+    if args.labels is not None and Path(args.labels).suffix.lower() != ".png":
+        raise Sem2NeRFError(f"--labels must be a .png file (an indexed PNG of label ids), got {Path(args.labels).name!r}")
 
 
 def _warn_layout(scene, model) -> None:
@@ -209,7 +227,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from .errors import Sem2NeRFError
-    from .trajectories import front_trajectory, orbit_trajectory, preview_poses
+    from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
 
     out = Path(args.out)
     video = out.suffix.lower() == ".mp4"
@@ -222,7 +240,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     model = _load_model(args.model, device)
     scene = model.encode(args.mask, scheme=args.scheme)
     _warn_layout(scene, model)
-    scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2, alpha=args.style_alpha)
+    try:
+        scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2,
+                                alpha=args.style_alpha, regions=args.style_regions)
+    except ValueError as err:  # unknown region or style layer names the known ones
+        raise Sem2NeRFError(f"--style-{'regions' if 'region' in str(err) else 'layers'}: {err}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     common = {"size": args.size, "samples": args.samples, "seed": args.seed}
     if args.views == "single":
@@ -232,6 +254,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         image, depth = view(yaw=args.yaw, pitch=args.pitch, fov=args.fov, deterministic=args.deterministic,
                             return_depth=True, **common)
         tiles = [image]
+        poses = [Pose(args.yaw, args.pitch, model.fov if args.fov is None else args.fov)]
         if args.depth:
             near, far = model.ray_start, model.ray_end
             d = np.clip((far - depth) / (far - near), 0, 1)
@@ -246,9 +269,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         renderer = args.renderer
         if renderer == "auto":
             renderer = "baked" if len(poses) > BAKE_ABOVE_VIEWS else "direct"
+        source = None
         if renderer == "baked":  # one bake (about one render), then every view from the grid
-            baked = model.bake(scene, fov=max(p.fov for p in poses))
-            tiles = baked.render_views(poses, deterministic=args.deterministic, **common)
+            source = model.bake(scene, fov=max(p.fov for p in poses))
+            tiles = source.render_views(poses, deterministic=args.deterministic, **common)
         else:
             tiles = model.render_views(scene, poses, deterministic=args.deterministic, **common)
         if video:
@@ -256,6 +280,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
             write_video(tiles, out, fps=args.fps)
             print(f"wrote {out} ({len(tiles)} frames of {args.size}x{args.size} at {args.fps:g} fps, {renderer} renderer)")
+            if args.labels:
+                _save_labels(model, source or scene, poses, args)
             return 0
     if args.with_mask or args.views == "preview":
         mask_tile = Image.fromarray(scene.mask.colorize()).resize((args.size, args.size), Image.NEAREST)
@@ -265,7 +291,23 @@ def cmd_render(args: argparse.Namespace) -> int:
         strip.paste(tile, (k * args.size, 0))
     strip.save(out)
     print(f"wrote {out} ({len(tiles)} tile{'s' if len(tiles) > 1 else ''} of {args.size}x{args.size}, {renderer} renderer)")
+    if args.labels:
+        _save_labels(model, source or scene, poses, args)
     return 0
+
+
+def _save_labels(model, source, poses, args: argparse.Namespace) -> None:
+    """Write the label maps of ``poses`` side by side as an indexed PNG (ids as pixel values, the class palette)."""
+    import numpy as np
+    from PIL import Image
+
+    maps = [model.render_labels(source, p.yaw, p.pitch, p.fov, args.size) for p in poses]
+    strip = Image.fromarray(np.concatenate(maps, axis=1), mode="P")
+    scheme = source.scene.mask.scheme if hasattr(source, "grid") else source.mask.scheme
+    strip.putpalette(scheme.palette_array().reshape(-1).tolist())
+    Path(args.labels).parent.mkdir(parents=True, exist_ok=True)
+    strip.save(args.labels)
+    print(f"wrote {args.labels} (label map{'s' if len(maps) > 1 else ''} of {scheme.name} ids)")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

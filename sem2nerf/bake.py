@@ -98,13 +98,15 @@ class BakedScene:
         radius: half side of the cube ``[-radius, radius]^3`` the grid spans (world units).
         fov, ray_start, ray_end: the camera defaults of the model it was baked from.
         stats: the cost of the bake.
+        scene: the scene it was baked from (:func:`bake` sets it), for its labels (:meth:`Sem2NeRF.render_labels`).
     """
 
     def __init__(self, grid: torch.Tensor, radius: float, fov: float, ray_start: float, ray_end: float,
-                 stats: BakeStats | None = None) -> None:
+                 stats: BakeStats | None = None, scene: Scene | None = None) -> None:
         self.grid, self.radius = grid, float(radius)
         self.fov, self.ray_start, self.ray_end = float(fov), float(ray_start), float(ray_end)
         self.stats = stats
+        self.scene = scene
         self.field = GridField(grid, radius)
 
     @property
@@ -298,4 +300,4 @@ def bake(model: Sem2NeRF, scene: Scene, resolution: int = 128, *, fov: float | N
         radius = frustum_radius(view_fov, model.ray_end)
     grid, stats = bake_field(model.field(scene), radius, resolution, levels=levels, margin=margin,
                              chunk_points=chunk_points, progress=progress, sphere=radius)
-    return BakedScene(grid, radius, model.fov, model.ray_start, model.ray_end, stats)
+    return BakedScene(grid, radius, model.fov, model.ray_start, model.ray_end, stats, scene)

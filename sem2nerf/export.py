@@ -45,6 +45,8 @@ def extract_mesh(
     chunk_points: int = 65536,
     progress: Callable[[float], None] | None = None,
     baked: BakedScene | None = None,
+    labels: bool = False,
+    label_colours: bool = False,
 ) -> trimesh.Trimesh:
     """The iso-surface ``sigma = threshold`` of a scene's density, with per-vertex colours.
 
@@ -58,6 +60,11 @@ def extract_mesh(
         baked: the scene's baked grid (:meth:`Sem2NeRF.bake`): density and colours are then read from
             it by trilinear interpolation instead of evaluating the network (much faster; the grid must
             cover the decoder's box, which every bake at the model's field of view does).
+        labels: label every vertex with the scene's 3D labels (:meth:`Sem2NeRF.label_field`, raw ids of the input
+            mask's scheme): ``mesh.vertex_attributes["label"]`` (uint8), written by :func:`save_mesh` as a PLY
+            vertex property ``label``. Needs a scene encoded from a mask.
+        label_colours: colour the vertices by their label's palette colour instead of the field's colour (a
+            segmented mesh; implies ``labels``).
 
     Returns a ``trimesh.Trimesh`` in world coordinates (the renderer's: +y up, the face looks
     towards +z) with uint8 RGBA vertex colours. Raises :class:`Sem2NeRFError` when the density
@@ -90,9 +97,18 @@ def extract_mesh(
     verts = verts - half
     rgb = evaluate_points(field, torch.from_numpy(verts).float().to(model.device), chunk_points)[:, :3].cpu()
     colors = np.concatenate([(rgb.numpy() * 255.0).round().clip(0, 255), np.full((len(rgb), 1), 255.0)], axis=1)
-    return trimesh.Trimesh(
+    ids = None
+    if labels or label_colours:
+        label_field = model.label_field(scene)
+        ids = label_field.label_points(torch.from_numpy(verts).float()).numpy().astype(np.uint8)
+        if label_colours:
+            colors[:, :3] = label_field.scheme.palette_array()[ids]
+    mesh = trimesh.Trimesh(
         vertices=verts, faces=faces, vertex_normals=normals, vertex_colors=colors.astype(np.uint8), process=False
     )
+    if ids is not None:
+        mesh.vertex_attributes["label"] = ids
+    return mesh
 
 
 def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:

@@ -24,18 +24,22 @@ from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image
 from torch import nn
 
-from .camera import LOCKED_VIEW_DIRECTION
-from .decoder import ModulatedField, PiGANDecoder
+from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world
+from .decoder import PiGANDecoder
 from .domains import Domain, get_domain
 from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
 from .limits import Limit, check_finite
 from .masks import LabelMask, encoder_input, load_mask
-from .renderer import RenderOptions, RenderOutput, check_seed, render_poses
+from .renderer import Field, RenderOptions, RenderOutput, check_seed, render_poses
+from .semantic import LabelField, RegionStyleField, label_image, region_ids
 from .trajectories import Pose
 
-__all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "Scene", "Sem2NeRF", "preset_style_layers"]
+__all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "RegionalStyle", "Scene", "Sem2NeRF",
+           "preset_style_layers"]
+
+LABEL_SAMPLES = 12  # samples per ray of the depth that label maps and the label field are made from
 
 DEFAULT_STYLE_LAYERS: tuple[int, ...] = (8,)  # official default: the colour FiLM layer only
 TEXTURE_STYLE_LAYERS: tuple[int, ...] = (6, 7, 8)
@@ -158,6 +162,20 @@ Library: {{ repo_url | default("sem2nerf", true) }}
 """
 
 
+@dataclass(frozen=True)
+class RegionalStyle:
+    """The style of some classes only (:meth:`Sem2NeRF.mix_style` with ``regions``).
+
+    Attributes:
+        frequencies, phase_shifts: ``(1, code_dim)`` codes of the style, used where a point's label is in ``regions``.
+        regions: raw label ids of the classes that take the style.
+    """
+
+    frequencies: torch.Tensor
+    phase_shifts: torch.Tensor
+    regions: tuple[int, ...]
+
+
 @dataclass
 class Scene:
     """A latent code for one subject, ready to render from any view.
@@ -167,6 +185,7 @@ class Scene:
         mask: the input mask, when the scene was encoded from one.
         pose: the annotated pose ``(yaw, pitch)`` of the mask in public degrees, if known.
         style: how the code was style-mixed (``None`` for the encoder's own code).
+        regional: a style for some classes only; the codes above hold every other point.
     """
 
     frequencies: torch.Tensor
@@ -174,6 +193,9 @@ class Scene:
     mask: LabelMask | None = None
     pose: tuple[float, float] | None = None
     style: dict | None = field(default=None)
+    regional: RegionalStyle | None = None
+    # the scene's labels in 3D (Sem2NeRF.label_field), made on first use; a function of the codes, mask and pose above
+    _labels: LabelField | None = field(default=None, repr=False, compare=False)
 
 
 class Sem2NeRF(
@@ -341,15 +363,21 @@ class Sem2NeRF(
         *,
         seed2: int | None = None,
         alpha: float = 0.0,
+        regions: Iterable[str | int] | None = None,
     ) -> Scene:
         """Replace the codes of some FiLM layers with a random style (multi-modal synthesis).
 
         Args:
             seed: style seed (``None`` returns the scene unchanged).
-            layers: FiLM layer indices 0-8 for the official decoder (8 = colour only, 6-8 = texture);
-                ``None`` = the colour layer (the last one), the official default.
+            layers: FiLM layer indices: ``0`` to ``num_film_layers - 1`` (the bundled model has 5 FiLM layers, 0-4;
+                the official one 9, 0-8, where 8 = colour only and 6-8 = texture); ``None`` = the colour layer (the
+                last one), the official default.
             seed2, alpha: blend linearly between the styles of ``seed`` and ``seed2`` (paper Fig. 5):
                 ``(1 - alpha) * style(seed) + alpha * style(seed2)``.
+            regions: only these classes take the style (class names such as ``"hair"``, names of the merged scheme
+                such as ``"eyes"``, or raw ids), in 3D: each sample point takes the style or keeps the scene's own
+                code by its label (:meth:`label_field`), so the boundary is the same in every view. Needs a scene
+                encoded from a mask. ``None``: the whole scene.
         """
         if seed is None:
             return scene
@@ -366,20 +394,72 @@ class Sem2NeRF(
         if seed2 is not None and alpha > 0:
             f2, p2 = self.style_code(seed2)
             style_f, style_p = torch.lerp(style_f, f2, alpha), torch.lerp(style_p, p2, alpha)
+        ids = None
+        if regions is not None:
+            if scene.mask is None:
+                raise ValueError("a regional style needs a scene encoded from a mask (its labels say where the regions are)")
+            ids = region_ids(scene.mask.scheme, [regions] if isinstance(regions, (str, int)) else regions)
         h = self.decoder.hidden_dim
         freq, phase = scene.frequencies.clone(), scene.phase_shifts.clone()
         for i in layers:
             freq[:, i * h : (i + 1) * h] = style_f[:, i * h : (i + 1) * h]
             phase[:, i * h : (i + 1) * h] = style_p[:, i * h : (i + 1) * h]
         style = {"seed": seed, "layers": layers, "seed2": seed2, "alpha": alpha}
-        return replace(scene, frequencies=freq, phase_shifts=phase, style=style)
+        if ids is not None:  # the scene's own codes (and labels) stay; the style is kept beside them
+            style["regions"] = [scene.mask.scheme.class_names[i] for i in ids]
+            return replace(scene, style=style, regional=RegionalStyle(freq, phase, ids))
+        return replace(scene, frequencies=freq, phase_shifts=phase, style=style, regional=None, _labels=None)
 
     # --- rendering ------------------------------------------------------------------------------
 
-    def field(self, scene: Scene, lock_view_dependence: bool = True) -> ModulatedField:
-        """The scene's radiance field with the FiLM code folded into the weights."""
+    def field(self, scene: Scene, lock_view_dependence: bool = True) -> Field:
+        """The scene's radiance field with the FiLM code folded into the weights (a
+        :class:`~sem2nerf.semantic.RegionStyleField` joining two of them for a regional style)."""
         locked = LOCKED_VIEW_DIRECTION if lock_view_dependence else None
-        return self.decoder.modulate(scene.frequencies.to(self.device), scene.phase_shifts.to(self.device), locked)
+        own = self.decoder.modulate(scene.frequencies.to(self.device), scene.phase_shifts.to(self.device), locked)
+        if scene.regional is None:
+            return own
+        r = scene.regional
+        styled = self.decoder.modulate(r.frequencies.to(self.device), r.phase_shifts.to(self.device), locked)
+        return RegionStyleField(own, styled, self.label_field(scene), r.regions)
+
+    # --- the 3D semantic field ------------------------------------------------------------------
+
+    def label_field(self, scene: Scene) -> LabelField:
+        """The scene's labels at any 3D point (:class:`~sem2nerf.semantic.LabelField`): its input mask lifted with
+        the depth of its own code at the mask's pose (frontal when the pose is unknown). Made once per scene."""
+        if scene.mask is None:
+            raise ValueError("the scene has no input mask (the mean face or a bare code): its labels are unknown")
+        if scene._labels is None:
+            own = replace(scene, regional=None, _labels=None)
+            scene._labels = LabelField.from_field(
+                self.field(own), scene.mask, scene.pose, self.fov, self.domain,
+                self.render_options(LABEL_SAMPLES, deterministic=True), device=self.device,
+            )
+        return scene._labels
+
+    @torch.no_grad()
+    def render_labels(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,  # noqa: F821
+                      fov: float | None = None, size: int = 128, samples: int = LABEL_SAMPLES) -> np.ndarray:
+        """The label map of a scene (or of its bake) at a view: ``(size, size)`` uint8 raw ids of the mask's scheme.
+
+        Each pixel's surface point (the render's depth) takes the input mask's label where the mask's view sees it,
+        else the label of the nearest surface point it does see; background where the view's opacity is below
+        one half. A baked scene (:meth:`bake`) renders its depth from the grid.
+        """
+        from .bake import BakedScene
+
+        self._check_view(size, samples)
+        pose = Pose(yaw, pitch, self.fov if fov is None else fov)
+        if isinstance(scene, BakedScene):
+            if scene.scene is None:
+                raise ValueError("this baked scene does not know the scene it was baked from (bake it with model.bake)")
+            out = scene.render_output([pose], size, scene.render_options(samples, deterministic=True))[0]
+            scene = scene.scene
+        else:
+            out = self.render_output(scene, [pose], size, self.render_options(samples, deterministic=True))[0]
+        c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))
+        return label_image(self.label_field(scene), c2w, out.depth[0], out.opacity[0], pose.fov)
 
     @torch.no_grad()
     def render_output(
