@@ -461,6 +461,21 @@ class Sem2NeRF(
         c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))
         return label_image(self.label_field(scene), c2w, out.depth[0], out.opacity[0], pose.fov)
 
+    def label_mask(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,  # noqa: F821
+                   fov: float | None = None, size: int = 512, samples: int = LABEL_SAMPLES) -> LabelMask:
+        """The label map of a view framed as a mask file of the domain: a :class:`LabelMask` of ``size`` pixels
+        that :meth:`encode` (with ``pose=(yaw, pitch)``) reads back as that view ("edit from any view").
+
+        The render frame is the domain's crop of a mask (CelebA: the central 80 %), so the view fills that crop;
+        the margin around it continues the labels at its edge (the encoder crops it away again)."""
+        inner = round(size * self.domain.crop_fraction)
+        labels = self.render_labels(scene, yaw, pitch, fov, inner, samples)
+        if inner < size:
+            before = (size - inner) // 2
+            labels = np.pad(labels, ((before, size - inner - before),) * 2, mode="edge")
+        scheme = scene.scene.mask.scheme if hasattr(scene, "grid") else scene.mask.scheme
+        return LabelMask(labels, scheme)
+
     @torch.no_grad()
     def render_output(
         self,
