@@ -93,6 +93,82 @@ BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB a
 # 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so about four of them.
 BAKE_CACHE_BYTES = 144 * 2**20
 WHITE_LEVEL = 250  # editor pixels with every channel at least this bright are blank canvas (not in the palette)
+VIEW_SIZE = 256  # the view's default side: on 2 CPU cores a baked view takes ~0.11 s at 256 (the first, with the
+# bake, ~1.0 s); the direct renderer ~1.5 s
+VIDEO_SIZE = 256  # the turntable's default side; up to VIDEO_MAX_SIZE from the baked grid
+VIDEO_MAX_SIZE = GPU_MAX_SIZE  # a baked frame at 512 takes ~0.4 s on 2 CPU cores; direct frames keep to max_size
+RENDER_BOX, SMALL_BOX = 400, 180  # on-screen heights of the render and of the depth / overlay images (CSS pixels)
+
+# The notice above the result: which line shows is the page's view state (APP_JS), set in the browser without a
+# request: "mask" after drawing on the canvas, "value" while a number is typed or a slider dragged, none before the
+# first render (the empty render box says "press Render", APP_CSS) and "fresh" once a render is in (nothing shown).
+VIEW_NOTICE = (
+    '<div class="view-note stale mask">The mask changed: the view is out of date. Press <b>Render</b> to update it.</div>'
+    '<div class="view-note stale value">The view is out of date: let go of the slider, or press Enter or leave the '
+    'number box, to render it.</div>'
+)
+PLACEHOLDER = "Press Render to see the mask in 3D"  # the render box before the first render
+ERASER_NOTE = ("The eraser removes your own strokes only. To remove parts of a loaded mask (an example or an upload), "
+               "paint over them with **background**.")
+
+# Layout, the render shown at its box's size (a 128 px render is scaled up, smoothly), the out-of-date notice, and
+# the results column kept in view on a wide screen (on a phone the columns stack and nothing sticks).
+APP_CSS = f"""
+#intro p {{ margin: 0.2em 0; }}
+#class-picker label {{ padding: 3px 8px !important; }}
+#class-picker .wrap {{ gap: 6px !important; }}
+#render-output img {{ width: 100%; height: {RENDER_BOX - 44}px; object-fit: contain; image-rendering: auto; }}
+#depth-output img, #overlay-output img {{ width: 100%; height: {SMALL_BOX - 44}px; object-fit: contain; }}
+#view-status .view-note {{ display: none; padding: 4px 10px; border-radius: 6px; }}
+#view-status[data-state="mask"] .mask, #view-status[data-state="value"] .value {{ display: block; }}
+#view-status .view-note.stale {{ background: #fff3c4; color: #5c4400; border: 1px solid #e0b000; font-weight: 600; }}
+body:has(#view-status[data-state="mask"]) #render-output img,
+body:has(#view-status[data-state="value"]) #render-output img {{ opacity: 0.5; filter: grayscale(0.6); }}
+#render-output .empty {{ flex-direction: column; }}
+#render-output .empty::after {{ content: "{PLACEHOLDER}"; font-size: var(--text-lg);
+  color: var(--body-text-color-subdued); margin-top: 8px; }}
+@media (min-width: 1000px) {{
+  #results-column {{ position: sticky; top: 8px; align-self: flex-start; }}
+}}
+@media (max-width: 640px) {{
+  #class-picker label {{ padding: 1px 6px !important; font-size: var(--text-sm) !important; }}
+  #class-picker .wrap {{ gap: 4px !important; }}
+}}
+"""
+
+# The page's script. (1) Enter in a slider's number box or a seed box leaves the box: Gradio's slider renders when
+# its box loses focus (not on Enter), and the seed boxes render on blur, so Enter and blur both render, once.
+# (2) The view state of the notice (VIEW_NOTICE): drawing on the canvas (a stroke, undo, redo) marks the view out of
+# date (so do the trash icon, an image put into the editor and Clear canvas), typing a number or dragging a slider of
+# the view or style too; a finished render marks it fresh. Gradio's editor sends "input" (and "clear" or "upload")
+# events when a mask is loaded into it by the server, so the visitor's own actions are watched here instead.
+APP_JS = """() => {
+  const setState = (state) => {
+    const notice = document.querySelector('#view-status');
+    if (notice) notice.dataset.state = state;
+  };
+  window.sem2nerfViewState = setState;
+  document.addEventListener('keydown', (event) => {
+    const box = event.target;
+    if (event.key !== 'Enter' || !(box instanceof HTMLInputElement) || box.type !== 'number') return;
+    if (box.matches('input[aria-label^="number input for"]') || box.closest('.blur-on-enter')) box.blur();
+  }, true);
+  document.addEventListener('pointerdown', (event) => {
+    const t = event.target;
+    if (!(t instanceof Element)) return;
+    const edits = ['Undo', 'Redo', 'Clear canvas'].map((name) => `#mask-editor button[aria-label="${name}"]`);
+    if (t.closest(['#mask-editor canvas', ...edits].join(', '))) setState('mask');
+  }, true);
+  document.addEventListener('change', (event) => {  // an image uploaded or pasted into the editor
+    if (event.target instanceof Element && event.target.closest('#mask-editor input[type="file"]')) setState('mask');
+  }, true);
+  document.addEventListener('input', (event) => {
+    const t = event.target;
+    if (t instanceof HTMLInputElement && (t.type === 'number' || t.type === 'range') && t.closest('#controls-column'))
+      setState('value');
+  }, true);
+}"""
+
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -298,6 +374,11 @@ def max_size(model: Sem2NeRF | None) -> int:
     return GPU_MAX_SIZE if model is not None and model.device.type != "cpu" else CPU_MAX_SIZE
 
 
+def video_max_size(model: Sem2NeRF | None, renderer: str = RENDERERS[0]) -> int:
+    """Largest turntable side: 512 from a baked grid (or on a GPU), the view's maximum for direct frames on CPU."""
+    return VIDEO_MAX_SIZE if renderer == RENDERERS[0] else max_size(model)
+
+
 def max_mesh_resolution(model: Sem2NeRF | None) -> int:
     """Largest mesh grid offered: 256 with a GPU, 160 on CPU (:mod:`sem2nerf.limits`)."""
     return GPU_MAX_MESH_RESOLUTION if max_size(model) > CPU_MAX_SIZE else CPU_MAX_MESH_RESOLUTION
@@ -357,6 +438,35 @@ def refuse_non_finite(component: gr.components.Component, name: str) -> gr.compo
 
     component.preprocess = checked
     return component
+
+
+def accept_layer_strings(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
+    """Make the FiLM-layer checkboxes take layer numbers as ints or as strings (``3`` or ``"3"``); returns ``group``.
+
+    Gradio documents a CheckboxGroup's values as strings in the API page (and gradio_client's docs) whatever their
+    type, but its ``preprocess`` only accepts the choices' own values (ints here). Whole-number strings and floats
+    are turned into ints before Gradio's check, and the API page lists both forms.
+    """
+    preprocess = group.preprocess
+
+    def as_int(value):
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    def checked(payload):
+        return preprocess(None if payload is None else [as_int(v) for v in payload])
+
+    layers = [value for _, value in group.choices]
+    group.preprocess = checked
+    group.api_info = lambda: {
+        "items": {"anyOf": [{"type": "integer", "enum": layers}, {"type": "string", "enum": [str(i) for i in layers]}]},
+        "title": "FiLM layers (ints or strings)",
+        "type": "array",
+    }
+    return group
 
 
 class BakeCache:
@@ -607,7 +717,12 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         """A turntable video (H.264 MP4)."""
         m, s = styled(scene, seed, preset, custom, seed2, alpha)
         with user_errors():
-            _, pitch, fov, size, samples = view_numbers(m, 0, pitch, fov, size, samples)
+            _, pitch, fov, _, samples = view_numbers(m, 0, pitch, fov, SIZE.low, samples)
+            top = video_max_size(m, renderer)
+            if top < VIDEO_MAX_SIZE and check_finite(size, "the video resolution") > top:
+                raise ValueError(f"the direct renderer makes videos up to {top} pixels per side on this machine; pick "
+                                 f"the baked grid renderer for up to {VIDEO_MAX_SIZE}, or a lower video resolution")
+            size = SIZE.check(size, "the video resolution", top)
             frames, fps = FRAMES.check(frames, "the number of frames"), FPS.check(fps, "frames per second")
             poses = trajectory(path_name, frames, fov, pitch)
             baked = grid(m, s, renderer, fov, lambda f: progress(0.3 * f, desc="baking the scene"))
@@ -638,6 +753,16 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             mask = mask_from_file(path, id_scheme, domain)
             return editor_value(mask), encoded(m, mask, (0.0, 0.0)), (0.0, 0.0)
 
+    def reread(path, id_scheme):
+        """The raw/merged choice changed: read the uploaded file again with it (nothing to do without a file)."""
+        if path is None:  # stops the chain (no render) without a message: there is nothing to read again
+            raise gr.Error("no mask file to read again", visible=False, print_exception=False)
+        return upload(path, id_scheme)
+
+    def unpick():
+        """An upload replaces the example: the gallery's highlight and the example's name are cleared."""
+        return gr.Gallery(selected_index=None), None
+
     def load_example(name):
         """An example: its mask on the canvas, its annotated pose on the sliders, its scene."""
         m = need_model()
@@ -650,7 +775,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             return editor_value(mask), ex.yaw, ex.pitch, encoded(m, mask, pose), pose
 
     def pick_class(name, size):
-        return gr.ImageEditor(brush=class_brush(domain, name, size))
+        """The brush of the class (and the eraser) at the brush size."""
+        return gr.ImageEditor(brush=class_brush(domain, name, size), eraser=gr.Eraser(default_size=int(size)))
 
     def clear_canvas():
         return editor_value(blank_canvas(domain)), (0.0, 0.0)
@@ -664,130 +790,165 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
     def custom_visibility(preset):
         return gr.CheckboxGroup(visible=preset == "custom")
 
-    # layout
+    # layout: three columns on a laptop screen, all in view at 1400 x 1000 (the class picker above the canvas;
+    # Render above the result, which stays in view while the page scrolls; the view and style controls), stacked
+    # in that order on a phone (picker, canvas, Render, result, controls). Examples and uploads come last.
 
+    first_class = "skin" if "skin" in scheme.class_names else scheme.class_names[-1]
     with gr.Blocks(title="Sem2NeRF") as demo:
         gr.Markdown(
-            "# Sem2NeRF\nDraw or upload a semantic mask of a face, then turn it in 3D, change its style and export "
-            "a turntable video or a 3D mesh. One colour per face part; the mask is encoded once, every slider only "
-            f"re-renders.\n\n{status}"
+            "## Sem2NeRF\nDraw or upload a semantic mask of a face (one colour per face part), press **Render**, then "
+            f"turn it in 3D, change its style and export a turntable video or a 3D mesh.  \n{status}", elem_id="intro",
         )
         scene = gr.State(None)
         mask_pose = gr.State((0.0, 0.0))
-        with gr.Row():
-            with gr.Column(scale=1):
-                editor = gr.ImageEditor(
-                    value=first_mask, label="Semantic mask (draw with the class brush; eraser and undo in the toolbar)",
-                    type="numpy", image_mode="RGBA", sources=("upload", "clipboard"), transforms=(), layers=False,
-                    brush=class_brush(domain, "skin" if "skin" in scheme.class_names else scheme.class_names[-1], 12),
-                    eraser=gr.Eraser(default_size=12), canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True,
-                    format="png", elem_id="mask-editor", height=560,
-                )
-                check_editor_images(editor)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=320, elem_id="editor-column"):
                 picker = gr.Radio(
-                    [(class_label(name), name) for name in scheme.class_names],
-                    value="skin" if "skin" in scheme.class_names else scheme.class_names[-1],
+                    [(class_label(name), name) for name in scheme.class_names], value=first_class,
                     label="Class to draw (the brush colour)", elem_id="class-picker",
                 )
-                brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush size (pixels)")
-                with gr.Row():
-                    clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button")
-                    render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
-                with gr.Accordion("Upload a mask file (label ids or colours)", open=False):
-                    mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath")
-                    id_scheme = gr.Radio(
-                        [(f"raw ids ({scheme.num_classes} classes, {scheme.name})", scheme.name)]
-                        + ([(f"merged ids ({get_label_scheme(scheme.merge_into).num_classes} classes, {scheme.merge_into})",
-                             scheme.merge_into)] if scheme.merge_into else []),
-                        value=scheme.name, label="Label ids in the file (coloured masks are recognised by themselves)",
-                    )
-                gr.Markdown("**Examples** (click one: its mask and its annotated pose are loaded)")
-                gallery = gr.Gallery(gallery_items, columns=5, height=200, allow_preview=False, show_label=False)
-                example = gr.Dropdown(list(by_name), value=None, label="Example", allow_custom_value=False)
-            with gr.Column(scale=1):
+                editor = gr.ImageEditor(
+                    value=first_mask, label="Semantic mask",
+                    type="numpy", image_mode="RGBA", sources=("upload", "clipboard"), transforms=(), layers=False,
+                    brush=class_brush(domain, first_class, 12), eraser=gr.Eraser(default_size=12),
+                    canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True, format="png", elem_id="mask-editor",
+                    height=440,
+                )
+                check_editor_images(editor)
+                brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush and eraser size (pixels)",
+                                       elem_id="brush-size")
+                gr.Markdown(ERASER_NOTE, elem_id="eraser-note")
+                clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button", size="sm")
+            with gr.Column(scale=4, min_width=320, elem_id="results-column"):
+                render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
+                gr.HTML(VIEW_NOTICE, elem_id="view-status")
                 with gr.Tab("View"):
+                    view = gr.Image(label="Render", type="pil", elem_id="render-output", format="png", height=RENDER_BOX)
                     with gr.Row():
-                        view = gr.Image(label="Render", type="pil", elem_id="render-output", format="png")
-                        depth = gr.Image(label="Depth (near = bright)", type="pil", format="png")
-                    overlay_img = gr.Image(label="Input mask over the render at the mask's own pose", type="pil", format="png")
+                        depth = gr.Image(label="Depth (near = bright)", type="pil", format="png", height=SMALL_BOX,
+                                         elem_id="depth-output", buttons=["download"])
+                        overlay_img = gr.Image(label="Mask overlay (its pose)", type="pil", format="png",
+                                               height=SMALL_BOX, elem_id="overlay-output", buttons=["download"])
                 with gr.Tab("Multi-view strip"):
                     strip_btn = gr.Button("Render the multi-view strip")
                     strip = gr.Image(label="Mask and five views", type="pil", format="png")
                 with gr.Tab("Turntable video"):
                     with gr.Row():
                         path_name = gr.Dropdown(list(TRAJECTORIES), value=TRAJECTORIES[1], label="Camera path")
+                        video_size = gr.Slider(SIZE.low, video_max_size(model), value=min(VIDEO_SIZE, video_max_size(model)),
+                                               step=32, label="Video resolution (pixels per side)", elem_id="video-size")
+                    with gr.Row():
                         frames = gr.Slider(FRAMES.low, FRAMES.high, value=24, step=1, label="Frames")
                         fps = gr.Slider(FPS.low, FPS.high, value=12, step=1, label="Frames per second")
                     video_btn = gr.Button("Make turntable video")
-                    video = gr.Video(label="Turntable (MP4, H.264)", format=None)
+                    video = gr.Video(label="Turntable (MP4, H.264)", format=None, elem_id="video-output")
                 with gr.Tab("3D mesh"):
                     with gr.Row():
                         mesh_res = gr.Slider(MESH_RESOLUTION.low, max_mesh_resolution(model), value=96, step=16,
                                              label="Grid resolution")
-                        threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface")
-                    mesh_btn = gr.Button("Export mesh")
-                    model3d = gr.Model3D(label="Mesh (vertex colours)")
+                        threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface",
+                                              elem_id="mesh-threshold")
+                    mesh_btn = gr.Button("Export mesh", elem_id="mesh-button")
+                    model3d = gr.Model3D(label="Mesh (vertex colours)", elem_id="mesh-output", height=RENDER_BOX)
                     mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
+            with gr.Column(scale=3, min_width=300, elem_id="controls-column"):
                 yaw = gr.Slider(YAW.low, YAW.high, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)",
                                 elem_id="yaw")
-                pitch = gr.Slider(PITCH.low, PITCH.high, value=0, step=1, label="Pitch (degrees; - looks from above)")
+                pitch = gr.Slider(PITCH.low, PITCH.high, value=0, step=1, label="Pitch (degrees; - looks from above)",
+                                  elem_id="pitch")
                 fov = gr.Slider(FOV.low, FOV.high, value=default_fov, step=0.5, label="Field of view (degrees)")
-                size = gr.Slider(SIZE.low, max_size(model), value=128, step=32, label="Resolution (pixels per side)")
-                samples = gr.Slider(SAMPLES.low, SAMPLES.high, value=12, step=2, label="Quality (samples per ray: direct, coarse + as many fine; baked, twice as many in one pass)")
-                renderer = gr.Radio(
-                    list(RENDERERS), value=RENDERERS[0], elem_id="renderer",
-                    label="Renderer (baked grid: the scene is sampled once on a 128-cell grid, then every view, video "
-                    "and mesh reads the grid, about 20x faster per view; direct: the network for every sample)",
-                )
+                size = gr.Slider(SIZE.low, max_size(model), value=min(VIEW_SIZE, max_size(model)), step=32,
+                                 label="Resolution (pixels per side)", elem_id="size")
+                with gr.Accordion("Renderer and quality", open=False, elem_id="render-options"):
+                    samples = gr.Slider(SAMPLES.low, SAMPLES.high, value=12, step=2, label="Quality (samples per ray)",
+                                        info="direct: coarse + as many fine; baked: twice as many in one pass",
+                                        elem_id="samples")
+                    renderer = gr.Radio(
+                        list(RENDERERS), value=RENDERERS[0], elem_id="renderer", label="Renderer",
+                        info="baked: the scene sampled once on a 128-cell grid, then read for every view, video and "
+                        "mesh (about 20x faster); direct: the network for every sample",
+                    )
                 with gr.Accordion("Style", open=True):
                     with gr.Row():
-                        seed = refuse_non_finite(gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own style)"),
+                        seed = refuse_non_finite(gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own)",
+                                                           elem_id="seed", elem_classes=["blur-on-enter"], min_width=120),
                                                  "The style seed")
-                        dice = gr.Button("Randomise style")
+                        dice = gr.Button("Randomise style", size="sm", min_width=100)
                     preset = gr.Radio(list(STYLE_PRESETS), value=STYLE_PRESETS[0], label="Layers that take the style")
-                    custom = gr.CheckboxGroup(list(range(n_layers)), value=[n_layers - 1], visible=False,
-                                              label=f"FiLM layers (0-{n_layers - 2}: shape/density, {n_layers - 1}: colour)")
+                    custom = accept_layer_strings(gr.CheckboxGroup(
+                        list(range(n_layers)), value=[n_layers - 1], visible=False,
+                        label=f"FiLM layers (0-{n_layers - 2}: shape/density, {n_layers - 1}: colour)"))
                     with gr.Row():
-                        seed2 = refuse_non_finite(gr.Number(value=-1, precision=0, label="Second style seed (-1: none)"),
+                        seed2 = refuse_non_finite(gr.Number(value=-1, precision=0, label="Second style seed (-1: none)",
+                                                            elem_id="seed2", elem_classes=["blur-on-enter"], min_width=120),
                                                   "The second style seed")
-                        alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style")
+                        alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style",
+                                          min_width=120)
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown("**Examples** (click one: its mask and its annotated pose are loaded)")
+                gallery = gr.Gallery(gallery_items, columns=7, height="auto", allow_preview=False, show_label=False,
+                                     elem_id="example-gallery")
+            with gr.Column(scale=1):
+                example = gr.Dropdown(list(by_name), value=None, label="Example", allow_custom_value=False)
+                with gr.Accordion("Upload a mask file (label ids or colours)", open=False):
+                    mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath", elem_id="mask-file")
+                    id_scheme = gr.Radio(
+                        [(f"raw ids ({scheme.num_classes} classes, {scheme.name})", scheme.name)]
+                        + ([(f"merged ids ({get_label_scheme(scheme.merge_into).num_classes} classes, {scheme.merge_into})",
+                             scheme.merge_into)] if scheme.merge_into else []),
+                        value=scheme.name, elem_id="id-scheme",
+                        label="Label ids in the file (coloured masks are recognised by themselves; changing this reads "
+                        "the file again)",
+                    )
 
         style = [seed, preset, custom, seed2, alpha, renderer]  # the style controls, then the renderer choice
         view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
         overlay_inputs = [scene, fov, size, samples, *style]
 
+        def shown(event):
+            """A render event: once its view is in, the view is marked fresh (in the browser, no request)."""
+            event.success(None, None, None, js=view_state("fresh"), api_visibility="private", queue=False)
+            return event
+
         def after_encode(event):
-            event.success(render, view_inputs, [view, depth], api_visibility="private").success(
+            shown(event.success(render, view_inputs, [view, depth], api_visibility="private")).success(
                 overlay, overlay_inputs, overlay_img, api_visibility="private"
             )
 
         after_encode(render_btn.click(encode, [editor, mask_pose], scene, api_name="encode"))
         after_encode(mask_file.upload(upload, [mask_file, id_scheme], [editor, scene, mask_pose], api_name="upload_mask"))
+        mask_file.upload(unpick, None, [gallery, example], api_visibility="private", queue=False)
+        after_encode(id_scheme.input(reread, [mask_file, id_scheme], [editor, scene, mask_pose], api_visibility="private"))
         example_outputs = [editor, yaw, pitch, scene, mask_pose]
         after_encode(example.input(load_example, example, example_outputs, api_name="load_example"))
         after_encode(gallery.select(gallery_pick, None, example, api_visibility="private").success(
             load_example, example, example_outputs, api_visibility="private"))
-        renderer.input(render, view_inputs, [view, depth], api_visibility="private")
+        shown(renderer.input(render, view_inputs, [view, depth], api_visibility="private"))
         for slider in (yaw, pitch, fov, size, samples):
-            slider.release(render, view_inputs, [view, depth], api_name="view" if slider is yaw else None,
-                           api_visibility="public" if slider is yaw else "private", trigger_mode="always_last")
+            # release: the end of a drag, a click on the track, and the number box's blur (and its Enter, see APP_JS)
+            shown(slider.release(render, view_inputs, [view, depth], api_name="view" if slider is yaw else None,
+                                 api_visibility="public" if slider is yaw else "private", trigger_mode="always_last"))
         restyle = [
-            seed.submit(render, view_inputs, [view, depth], api_visibility="private"),
+            # the seed boxes render on blur, and on Enter (APP_JS leaves the box: one render, not two)
+            seed.blur(render, view_inputs, [view, depth], api_visibility="private", trigger_mode="always_last"),
             dice.click(randomise, None, seed, api_visibility="private").success(render, view_inputs, [view, depth], api_visibility="private"),
             preset.input(render, view_inputs, [view, depth], api_visibility="private"),
             custom.input(render, view_inputs, [view, depth], api_visibility="private"),
-            seed2.submit(render, view_inputs, [view, depth], api_visibility="private"),
+            seed2.blur(render, view_inputs, [view, depth], api_visibility="private", trigger_mode="always_last"),
             alpha.release(render, view_inputs, [view, depth], api_visibility="private"),
         ]
         for event in restyle:
-            event.success(overlay, overlay_inputs, overlay_img, api_visibility="private")
+            shown(event).success(overlay, overlay_inputs, overlay_img, api_visibility="private")
+        clear_btn.click(None, None, None, js=view_state("mask"), api_visibility="private", queue=False)
         preset.change(custom_visibility, preset, custom, api_visibility="private")
         picker.input(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
         brush_size.release(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
         clear_btn.click(clear_canvas, None, [editor, mask_pose], api_visibility="private", queue=False)
         strip_btn.click(views, [scene, fov, size, samples, *style], strip, api_name="views",
                         concurrency_id="heavy", concurrency_limit=1)
-        video_btn.click(turntable, [scene, path_name, frames, fps, fov, pitch, size, samples, *style], video,
+        video_btn.click(turntable, [scene, path_name, frames, fps, fov, pitch, video_size, samples, *style], video,
                         api_name="turntable", concurrency_id="heavy", concurrency_limit=1)
         mesh_btn.click(mesh, [scene, mesh_res, threshold, *style], [model3d, mesh_files], api_name="mesh",
                        concurrency_id="heavy", concurrency_limit=1)
@@ -795,11 +956,18 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
     return demo
 
 
+def view_state(state: str) -> str:
+    """A browser-side event step setting the notice's view state (see APP_JS)."""
+    return f"() => {{ window.sem2nerfViewState && window.sem2nerfViewState({json.dumps(state)}); }}"
+
+
 def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):
-    """Queue (two renders at a time; videos and meshes one at a time) and launch with the class colours' CSS."""
+    """Queue (two renders at a time; videos and meshes one at a time) and launch with the class colours' CSS, the
+    layout's CSS and the Enter-leaves-the-box script."""
     domain = model.domain if model is not None else get_domain("celebamask_hq")
     launch_kwargs.setdefault("max_file_size", "25mb")
-    return demo.queue(default_concurrency_limit=2, max_size=32).launch(css=palette_css(domain), **launch_kwargs)
+    return demo.queue(default_concurrency_limit=2, max_size=32).launch(css=palette_css(domain) + APP_CSS, js=APP_JS,
+                                                                      **launch_kwargs)
 
 
 def load_model(name: str | None, device: str = "auto") -> tuple[Sem2NeRF | None, str]:

@@ -310,3 +310,60 @@ def test_a_broken_model_folder_starts_the_app_with_the_reason_on_the_page(tiny_m
         assert "Could not load the model" in page and reason in page and "config.json" in page
         with pytest.raises(gr.Error, match="--model"):
             _fn(demo, "encode")({"composite": RAW.colorize(face_mask(64))}, (0, 0))
+
+
+# --- the app as a visitor sees it (issue 21) -------------------------------------------------------------------------
+
+
+def test_film_layer_checkboxes_take_layer_numbers_as_ints_or_strings():
+    """gradio_client documents a CheckboxGroup's values as strings: "3" and 3 (and 3.0) pick the same layer; a layer
+    the decoder lacks is still refused, and the API page lists both forms."""
+    group = app.accept_layer_strings(gr.CheckboxGroup(list(range(5)), value=[4]))
+    assert group.preprocess(["3", 1, 4.0, " 2"]) == [3, 1, 4, 2]
+    with pytest.raises(gr.Error):
+        group.preprocess(["7"])
+    with pytest.raises(gr.Error):
+        group.preprocess(["three"])
+    info = group.api_info()["items"]["anyOf"]
+    assert {"type": "integer", "enum": [0, 1, 2, 3, 4]} in info and {"type": "string", "enum": ["0", "1", "2", "3", "4"]} in info
+
+
+def test_changing_the_id_scheme_reads_the_uploaded_file_again(tiny_model, tmp_path, mask_array):
+    """The raw/merged choice applies to the file already uploaded: read as merged ids, a merged-id file keeps its
+    classes (read as raw ids it does not); without a file nothing happens (a silent stop, no render)."""
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    path = tmp_path / "merged.png"
+    Image.fromarray(RAW.merge(mask_array), "L").save(path)
+    reread = _fn(demo, "reread")
+    with pytest.warns(UserWarning):  # merged ids read as raw ids: an implausible face
+        as_raw, _, _ = reread(str(path), RAW.name)
+    canvas, scene, pose = reread(str(path), "celebamask_hq_merged")
+    assert pose == (0.0, 0.0) and scene.mask is not None
+    shown = app.load_mask(canvas["background"], RAW).labels
+    assert np.array_equal(RAW.merge(shown), RAW.merge(mask_array)), "read as merged ids: the classes are kept"
+    assert not np.array_equal(app.load_mask(as_raw["background"], RAW).labels, shown), "the choice changed the canvas"
+    with pytest.raises(gr.Error) as nothing:
+        reread(None, RAW.name)
+    assert nothing.value.visible is False, "no file: the chain stops without a message"
+
+
+def test_turntables_go_to_512_from_the_baked_grid_and_the_view_size_on_cpu_direct(tiny_model, tmp_path, mask_array):
+    assert app.video_max_size(tiny_model, app.RENDERERS[0]) == app.VIDEO_MAX_SIZE == 512
+    assert app.video_max_size(tiny_model, app.RENDERERS[1]) == app.max_size(tiny_model) == app.CPU_MAX_SIZE
+    assert app.video_max_size(None) == app.VIDEO_MAX_SIZE
+    demo = app.build_demo(tiny_model, "test", workdir=tmp_path)
+    demo.bake_cache.resolution = 16
+    slider = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "video-size")
+    assert slider.maximum == 512 and slider.value == app.VIDEO_SIZE
+    scene = _fn(demo, "encode")({"composite": RAW.colorize(mask_array)}, (0.0, 0.0))
+    style = (-1, "colour only", [3], -1, 0.5)
+    none = lambda *a, **k: None
+    import imageio_ffmpeg
+
+    path = _fn(demo, "turntable")(scene, "orbit", 4, 8, 12, 0, 320, 4, *style, app.RENDERERS[0], progress=none)
+    meta = next(imageio_ffmpeg.read_frames(path))
+    assert meta["size"] == (320, 320), "a baked turntable larger than the view's CPU maximum"
+    with pytest.raises(gr.Error, match="direct renderer makes videos up to 256"):
+        _fn(demo, "turntable")(scene, "orbit", 4, 8, 12, 0, 320, 4, *style, app.RENDERERS[1], progress=none)
+    with pytest.raises(gr.Error, match="video resolution must be between 64 and 512"):
+        _fn(demo, "turntable")(scene, "orbit", 4, 8, 12, 0, 1024, 4, *style, app.RENDERERS[0], progress=none)

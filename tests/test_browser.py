@@ -206,3 +206,126 @@ def test_drawing_after_the_editors_clear_canvas_icon(served):
         browser.close()
     assert seen[-1] == {0, skin}, f"skin on background reaches the encoder: {seen[-1]}"
     assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def served_bundled(tmp_path_factory):
+    """The app on the bundled model (a real head: its mesh and renders have surfaces, the tiny model's are haze)."""
+    from sem2nerf import DEFAULT_MODEL
+
+    model, status = app.load_model(DEFAULT_MODEL, "cpu")
+    demo = app.build_demo(model, status, workdir=tmp_path_factory.mktemp("app"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.serve(demo, model, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}"
+    demo.close()
+
+
+LAPTOP = (1400, 1000)
+IDLE = "() => !document.querySelector('#render-output .wrap:not(.hide), #overlay-output .wrap:not(.hide)')"
+
+
+def _changed(page, src: str, timeout_ms: int = 120_000) -> None:
+    """Wait until the render shows another image than ``src`` and nothing is rendering."""
+    page.wait_for_function(
+        "s => { const i = document.querySelector('#render-output img'); return i && i.getAttribute('src') !== s; }",
+        arg=src, timeout=timeout_ms)
+    page.wait_for_function(IDLE, timeout=timeout_ms)
+
+
+def _on_screen(page, selector: str) -> dict:
+    """The element's box in the window as it is (not scrolled to), and whether all of it is inside the window."""
+    box = page.evaluate("s => { const r = document.querySelector(s).getBoundingClientRect(); "
+                        "return {x: r.x, y: r.y, width: r.width, height: r.height}; }", selector)
+    box["inside"] = box["y"] >= 0 and box["x"] >= 0 and box["y"] + box["height"] <= LAPTOP[1] and box["x"] + box["width"] <= LAPTOP[0]
+    return box
+
+
+def _model_area(shot: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A viewer's screenshot (float RGB) and where it shows the model: pixels away from the backdrop colour (the
+    median of its left and bottom edges)."""
+    viewer = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(float)
+    backdrop = np.median(np.concatenate([viewer[-5:].reshape(-1, 3), viewer[:, :5].reshape(-1, 3)]), 0)
+    return viewer, np.abs(viewer - backdrop).sum(-1) > 40
+
+
+def _stale(page) -> bool:
+    return page.locator("#view-status .view-note.mask").is_visible()
+
+
+def test_a_laptop_window_shows_render_and_result_at_once_and_says_when_the_view_is_out_of_date(served_bundled):
+    """At 1400 x 1000: a "press Render" placeholder before the first render; Render and the result in view without
+    scrolling, the render at least 256 px on screen; drawing marks the view out of date until Render; Enter in the
+    style seed box renders; the mesh viewer shows the head about as bright as the render (not a dark, lit-metal
+    model)."""
+    from playwright.sync_api import sync_playwright
+
+    url = served_bundled
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": LAPTOP[0], "height": LAPTOP[1]})
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#mask-editor canvas", timeout=60_000)
+        page.wait_for_timeout(1500)
+
+        placeholder = page.evaluate("() => { const e = document.querySelector('#render-output .empty'); "
+                                    "return e && getComputedStyle(e, '::after').content; }")
+        assert placeholder == f'"{app.PLACEHOLDER}"' and page.locator("#render-output img").count() == 0
+        assert not _stale(page), "no out-of-date notice before the first render"
+
+        page.click("#render-button")
+        page.wait_for_selector("#render-output img", timeout=120_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => window.scrollY") == 0
+        button, result = _on_screen(page, "#render-button"), _on_screen(page, "#render-output img")
+        assert button["inside"] and result["inside"], f"Render {button} and the result {result} in a 1400 x 1000 window"
+        natural = page.evaluate("() => { const i = document.querySelector('#render-output img'); "
+                                "return [i.naturalWidth, i.naturalHeight]; }")
+        shown = natural[0] * min(result["width"] / natural[0], result["height"] / natural[1])  # object-fit: contain
+        assert shown >= 256, f"the render is shown {shown:.0f} px wide"
+        print(f"render shown at {shown:.0f} px ({natural[0]} px image, box {result['width']:.0f} x {result['height']:.0f})")
+
+        # drawing marks the view out of date; Render brings it up to date
+        page.locator("#class-picker label", has_text="hair").first.click()
+        page.wait_for_timeout(1500)
+        page.click("#mask-editor button[aria-label='Brush']")
+        canvas = page.locator("#mask-editor canvas").first.bounding_box()
+        _stroke(page, canvas, [0.15], 0.4, 0.6)
+        page.wait_for_timeout(300)
+        assert _stale(page), "a stroke on the canvas shows the out-of-date notice"
+        page.click("#render-button")
+        page.wait_for_function(  # the notice goes once the new render is in
+            "() => getComputedStyle(document.querySelector('#view-status .view-note.mask')).display === 'none'",
+            timeout=120_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+
+        # Enter in the style seed box renders the new style
+        src, own = _rendered(page, url)
+        seed = page.locator("#seed input[type='number']")
+        seed.fill("7")
+        seed.press("Enter")
+        _changed(page, src)
+        _, styled = _rendered(page, url)
+        assert np.abs(styled.astype(float) - own).mean() > 2, "style seed 7 is another look"
+        assert not page.evaluate("() => document.activeElement?.closest('#seed') != null"), "Enter leaves the box"
+
+        # the mesh viewer: the head's pixels about as bright as the render's face
+        page.get_by_role("tab", name="3D mesh").click()
+        page.click("#mesh-button")
+        page.wait_for_selector("#mesh-output canvas", timeout=180_000)
+        page.wait_for_function("() => !document.querySelector('#mesh-output .wrap:not(.hide)')", timeout=180_000)
+        for _ in range(30):  # the viewer loads the GLB and draws it (software WebGL: seconds)
+            page.wait_for_timeout(1000)
+            viewer, model_area = _model_area(page.locator("#mesh-output canvas").screenshot())
+            if model_area.mean() > 0.1:
+                break
+        browser.close()
+    assert model_area.mean() > 0.1, "the mesh fills part of the viewer"
+    h, w = styled.shape[:2]
+    face = styled[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].astype(float)  # the middle of a frontal render is the face
+    mesh_level, render_level = viewer[model_area].mean(), face.mean()
+    print(f"mesh area brightness {mesh_level:.0f}, render's face {render_level:.0f}")
+    assert 0.7 * render_level < mesh_level < 1.4 * render_level, "the mesh is shown in its own colours, unlit"
