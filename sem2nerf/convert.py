@@ -34,6 +34,7 @@ from .decoder import PiGANDecoder, official_decoder_key_map
 from .decoder_folder import DECODER_CONFIG_NAME, DECODER_KEYS, DECODER_WEIGHTS_NAME, decoder_config, load_decoder, save_decoder
 from .domains import get_domain, list_domains
 from .errors import ModelLoadError, Sem2NeRFError
+from .hub import offline_mode
 from .labels import get_label_scheme
 from .model import CONFIG_NAME, WEIGHTS_NAME, Sem2NeRF, _weights_follow, load_state_strictly, name_list, state_problems
 
@@ -679,13 +680,6 @@ def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB" if n >= 2**10 else f"{n} B"
 
 
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
-    return constants.HF_HUB_OFFLINE or any(str(f).lower() in ("1", "true", "yes", "on") for f in flags if f)
-
-
 def _hub_preflight(endpoint: str, token: str, timeout: float) -> str:
     """Ask the Hub who the token belongs to, with a short timeout (the client's own requests have none)."""
     from huggingface_hub import get_session
@@ -717,7 +711,7 @@ def push_folder(
     later = f"The converted folder {folder} is complete; upload it later with `hf upload {repo_id} {folder}`."
     if not folder.is_dir() or not any(folder.iterdir()):
         raise Sem2NeRFError(f"nothing to upload: {folder} is not a converted folder")
-    if _offline():
+    if offline_mode():
         raise Sem2NeRFError(f"cannot push to the Hub: offline mode is on (HF_HUB_OFFLINE). {later}")
     token = token or get_token()
     if not token:

@@ -67,6 +67,31 @@ REQUIRED_CONFIG_KEYS = (
 )
 
 
+
+def _hub_or_cache(repo_id: str, kwargs: dict) -> dict:
+    """The download keywords for a Hub repo id: unchanged when the Hub answers (or offline mode is on); with an
+    unreachable Hub, ``local_files_only`` when the repo is in the local cache, else :class:`ModelLoadError` at once
+    (instead of the client's ~50 s of retries)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from .hub import hub_unreachable, offline_mode
+
+    if kwargs.get("local_files_only") or offline_mode():
+        return kwargs
+    reason = hub_unreachable()
+    if reason is None:
+        return kwargs
+    cached = try_to_load_from_cache(repo_id, CONFIG_NAME, cache_dir=kwargs.get("cache_dir"),
+                                    revision=kwargs.get("revision"))
+    if isinstance(cached, str):
+        return {**kwargs, "local_files_only": True}
+    raise ModelLoadError(
+        f"could not load model {repo_id!r}: there is no local folder of that name, it is not in the Hugging Face "
+        f"cache, and the Hub cannot be reached ({reason}). Pass a local folder with config.json + model.safetensors, "
+        f"or the name of a bundled model (synthfaces); when online, check the repo id."
+    )
+
+
 def read_config(path: str | os.PathLike, where: str | None = None) -> dict:
     """A model folder's ``config.json`` as a dict, or :class:`ModelLoadError` in one line naming the file
     (``where``, default the path): unreadable, not JSON, not a JSON object, or missing a required setting."""
@@ -584,6 +609,8 @@ class Sem2NeRF(
             )
         elif not _REPO_ID.match(name) or name.startswith((".", "~")):
             raise ModelLoadError(f"no model folder at {path}, and {name!r} is not a Hugging Face repo id")
+        else:
+            kwargs = _hub_or_cache(name, kwargs)
         try:
             return super().from_pretrained(name, **kwargs)
         except ModelLoadError:

@@ -121,3 +121,36 @@ def test_keyword_overrides_and_bad_configs(saved):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="does not describe a valid"):
         Sem2NeRF.from_pretrained(folder)
+
+
+def test_an_unreachable_hub_fails_fast_and_a_cached_repo_still_loads(saved, tmp_path):
+    """Not offline, but the Hub cannot be reached (HF_ENDPOINT at a closed local port): an unknown repo id fails
+    at once with the reason (no ~50 s of the client's retries), a repo in the local cache loads from it."""
+    import socket
+
+    _, folder = saved
+    cache = tmp_path / "hf-cache"
+    _layout_hub_cache(cache, "sem2nerf-test/tiny", folder)
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = """
+import time
+from sem2nerf import Sem2NeRF, ModelLoadError
+m = Sem2NeRF.from_pretrained("sem2nerf-test/tiny")
+print("LOADED", m.decoder.hidden_dim)
+t = time.perf_counter()
+try:
+    Sem2NeRF.from_pretrained("sem2nerf-test/does-not-exist")
+except ModelLoadError as err:
+    print("ERROR:", err)
+print("SECONDS", time.perf_counter() - t)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HUB_CACHE=str(cache), HF_HOME=str(tmp_path / "hf-home"))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+                          check=False, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert f"LOADED {TINY_CONFIG['decoder_hidden_dim']}" in proc.stdout
+    assert "the Hub cannot be reached" in proc.stdout and "refused the connection" in proc.stdout
+    assert float(proc.stdout.split("SECONDS")[1]) < 5.0  # the client's retries take ~50 s
