@@ -97,6 +97,8 @@ VIEW_SIZE = 256  # the view's default side: on 2 CPU cores a baked view takes ~0
 # bake, ~1.0 s); the direct renderer ~1.5 s
 VIDEO_SIZE = 256  # the turntable's default side; up to VIDEO_MAX_SIZE from the baked grid
 VIDEO_MAX_SIZE = GPU_MAX_SIZE  # a baked frame at 512 takes ~0.4 s on 2 CPU cores; direct frames keep to max_size
+EDIT_VIEW_SIZE = 320  # side of the label map "Edit at this view" puts on the canvas (CelebAMask-HQ: the encoder reads
+# its central 256 px, the view at the model's field of view)
 RENDER_BOX, SMALL_BOX = 400, 180  # on-screen heights of the render and of the depth / overlay images (CSS pixels)
 
 # The notice above the result: which line shows is the page's view state (APP_JS), set in the browser without a
@@ -355,9 +357,10 @@ def style_layers(preset: str, custom: Sequence[int] | None, num_film_layers: int
 
 def styled_scene(
     model: Sem2NeRF, scene: Scene, seed: float | None, preset: str, custom: Sequence[int] | None,
-    seed2: float | None, alpha: float,
+    seed2: float | None, alpha: float, regions: Sequence[str] | None = None,
 ) -> Scene:
-    """The scene with a random style mixed in (seed < 0 or empty: the mask's own style)."""
+    """The scene with a random style mixed in (seed < 0 or empty: the mask's own style); ``regions`` (class names):
+    only those parts of the head take it, in 3D (:meth:`Sem2NeRF.mix_style`), none: the whole head."""
     seed = None if seed is None else check_finite(seed, "the style seed")
     seed2 = None if seed2 is None else check_finite(seed2, "the second style seed")
     alpha = ALPHA.check(alpha, "the blend towards the second style")
@@ -365,8 +368,11 @@ def styled_scene(
         return scene
     layers = style_layers(preset, custom, model.decoder.num_film_layers)
     second = None if seed2 is None or seed2 < 0 else SEED.check(seed2, "the second style seed")
+    regions = list(regions or []) or None
+    if regions is not None:
+        model.label_field(scene)  # made once, on the visitor's scene: every style of it shares its labels
     return model.mix_style(scene, SEED.check(seed, "the style seed"), layers, seed2=second,
-                           alpha=alpha if second is not None else 0.0)
+                           alpha=alpha if second is not None else 0.0, regions=regions)
 
 
 def max_size(model: Sem2NeRF | None) -> int:
@@ -382,6 +388,32 @@ def video_max_size(model: Sem2NeRF | None, renderer: str = RENDERERS[0]) -> int:
 def max_mesh_resolution(model: Sem2NeRF | None) -> int:
     """Largest mesh grid offered: 256 with a GPU, 160 on CPU (:mod:`sem2nerf.limits`)."""
     return GPU_MAX_MESH_RESOLUTION if max_size(model) > CPU_MAX_SIZE else CPU_MAX_MESH_RESOLUTION
+
+
+def canvas_fov(model: Sem2NeRF) -> float:
+    """The field of view of a canvas as the encoder reads it: the model's, widened by the domain's crop (the encoder
+    sees the central 80 % of a CelebAMask-HQ mask, so a canvas covers 15.0 degrees for the model's 12)."""
+    half = math.radians(model.fov) / 2
+    return math.degrees(2 * math.atan(math.tan(half) / model.domain.crop_fraction))
+
+
+def view_mask(model: Sem2NeRF, scene: Scene | BakedScene, yaw: float, pitch: float, size: int = EDIT_VIEW_SIZE) -> LabelMask:
+    """The scene's labels seen from ``(yaw, pitch)`` (:meth:`Sem2NeRF.render_labels`, from its baked grid when given
+    one) as a mask to edit: framed as the encoder reads masks, so that encoding it at that pose sees this view."""
+    labels = model.render_labels(scene, yaw, pitch, fov=canvas_fov(model), size=size)
+    own = scene.scene if isinstance(scene, BakedScene) else scene
+    return LabelMask(labels, own.mask.scheme)
+
+
+def pose_note(pose: tuple[float, float], edited: bool = False) -> str:
+    """The line under the canvas saying from which pose Render reads it (nothing for a frontal mask not edited)."""
+    yaw, pitch = (float(v) for v in pose)
+    if edited:
+        return (f"The canvas now shows the view at yaw {yaw:g}°, pitch {pitch:g}° (the head's parts, as the model "
+                "sees them there). Edit it, then press **Render**: it is encoded at that pose.")
+    if yaw == 0 and pitch == 0:
+        return ""
+    return f"The canvas is read as seen from yaw {yaw:g}°, pitch {pitch:g}°: **Render** encodes it at that pose."
 
 
 def view_numbers(model: Sem2NeRF, yaw, pitch, fov, size, samples) -> tuple[float, float, float, int, int]:
@@ -503,10 +535,18 @@ class BakeCache:
 
     @staticmethod
     def key(scene: Scene) -> str:
-        """A digest of the scene's latent codes."""
+        """A digest of the scene's latent codes; for a regional style also of its codes, its regions and what its
+        labels are made from (the mask and its pose): the same codes styled in other parts are another field."""
         digest = hashlib.sha1()
-        for t in (scene.frequencies, scene.phase_shifts):
+        codes = [scene.frequencies, scene.phase_shifts]
+        if scene.regional is not None:
+            codes += [scene.regional.frequencies, scene.regional.phase_shifts]
+        for t in codes:
             digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+        if scene.regional is not None:
+            digest.update(json.dumps({"regions": list(scene.regional.regions), "pose": scene.pose}).encode())
+            if scene.mask is not None:
+                digest.update(np.ascontiguousarray(scene.mask.labels).tobytes())
         return digest.hexdigest()
 
     def peek(self, model: Sem2NeRF, scene: Scene, fov: float) -> BakedScene | None:
@@ -648,13 +688,13 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             raise gr.Error(NO_MODEL)
         return model
 
-    def styled(scene, seed, preset, custom, seed2, alpha) -> tuple[Sem2NeRF, Scene]:
+    def styled(scene, seed, preset, custom, seed2, alpha, regions=None) -> tuple[Sem2NeRF, Scene]:
         """The model and the visitor's scene in the chosen style (a plain message when either is missing)."""
         m = need_model()
         if scene is None or scene.mask is None:
             raise gr.Error("Nothing to render yet: draw a mask and press Render, upload a mask or pick an example.")
         with user_errors():
-            return m, styled_scene(m, scene, seed, preset, custom, seed2, alpha)
+            return m, styled_scene(m, scene, seed, preset, custom, seed2, alpha, regions)
 
     # handlers (each reads the model, writes only its outputs)
 
@@ -679,9 +719,10 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             return None
         return bakes.get(m, s, float(fov), progress)
 
-    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0]):
+    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+               regions=None):
         """Render the view: a quick low-resolution preview first unless a baked grid is ready, then the full size."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha)
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             yaw, pitch, fov, size, samples = view_numbers(m, yaw, pitch, fov, size, samples)
             pose = Pose(yaw, pitch, fov)
@@ -692,19 +733,19 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             image, depth = render_poses(m, s, [pose], size, samples, baked=grid(m, s, renderer, fov))[0]
             yield image, depth_image(depth, near, far)
 
-    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0]):
+    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
         """The input mask over a render at the mask's own pose."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha)
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
             yaw, pitch = scene.pose or (0.0, 0.0)
             image, _ = render_poses(m, s, [Pose(yaw, pitch, fov)], size, samples, baked=grid(m, s, renderer, fov))[0]
             return mask_overlay(scene.mask, image, domain)
 
-    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
               progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """The official five-view strip, the mask first."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha)
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
             poses = [p._replace(fov=fov) for p in preview_poses(domain)]
@@ -713,9 +754,9 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             return tile([framed_mask(scene.mask, domain, (size, size)), *(im for im, _ in shots)])
 
     def turntable(scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
-                  renderer=RENDERERS[0], progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
+                  renderer=RENDERERS[0], regions=None, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """A turntable video (H.264 MP4)."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha)
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, pitch, fov, _, samples = view_numbers(m, 0, pitch, fov, SIZE.low, samples)
             top = video_max_size(m, renderer)
@@ -730,10 +771,10 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                                  lambda f: progress(0.3 + 0.7 * f, desc=f"rendering {len(poses)} frames"), baked)
             return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", fps))
 
-    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
              progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha)
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             resolution = MESH_RESOLUTION.check(resolution, "the grid resolution", max_mesh_resolution(m))
             threshold = check_finite(threshold, "the density threshold")
@@ -743,6 +784,16 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             folder = output_folder(root / "out")
             glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")
             return str(glb), [str(glb), str(ply)]
+
+    def edit_view(scene, yaw, pitch, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
+        """The labels of the head at the view's yaw and pitch on the canvas (of the scene in its style, from its baked
+        grid with the fast renderer), and that pose as the mask's: the next Render encodes the canvas at it."""
+        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        with user_errors():
+            pose = (YAW.check(yaw, "yaw"), PITCH.check(pitch, "pitch"))
+            baked = grid(m, s, renderer, canvas_fov(m))
+            mask = view_mask(m, s if baked is None else baked, *pose)
+            return editor_value(mask), pose, pose_note(pose, edited=True)
 
     def upload(path, id_scheme):
         """A mask file -> the canvas, and its scene (encoded once)."""
@@ -760,8 +811,8 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         return upload(path, id_scheme)
 
     def unpick():
-        """An upload replaces the example: the gallery's highlight and the example's name are cleared."""
-        return gr.Gallery(selected_index=None), None
+        """An upload replaces the example: the gallery's highlight, the example's name and the canvas note are cleared."""
+        return gr.Gallery(selected_index=None), None, ""
 
     def load_example(name):
         """An example: its mask on the canvas, its annotated pose on the sliders, its scene."""
@@ -779,7 +830,12 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         return gr.ImageEditor(brush=class_brush(domain, name, size), eraser=gr.Eraser(default_size=int(size)))
 
     def clear_canvas():
-        return editor_value(blank_canvas(domain)), (0.0, 0.0)
+        return editor_value(blank_canvas(domain)), (0.0, 0.0), ""
+
+    def example_note(name):
+        """The note of an example (its pose when it is not frontal); none when the example was cleared."""
+        ex = by_name.get(name)
+        return "" if ex is None else pose_note((ex.yaw, ex.pitch))
 
     def gallery_pick(evt: gr.SelectData):
         return examples[evt.index].name
@@ -819,7 +875,10 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                 brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush and eraser size (pixels)",
                                        elem_id="brush-size")
                 gr.Markdown(ERASER_NOTE, elem_id="eraser-note")
-                clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button", size="sm")
+                with gr.Row():
+                    clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button", size="sm")
+                    edit_btn = gr.Button("Edit at this view", elem_id="edit-view-button", size="sm")
+                edit_note = gr.Markdown("", elem_id="edit-note")
             with gr.Column(scale=4, min_width=320, elem_id="results-column"):
                 render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
                 gr.HTML(VIEW_NOTICE, elem_id="view-status")
@@ -885,6 +944,10 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                                                   "The second style seed")
                         alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style",
                                           min_width=120)
+                    regions = gr.CheckboxGroup(
+                        [(class_label(n), n) for n in scheme.class_names if n != scheme.class_names[scheme.background]],
+                        value=[], label="Only these parts take the style (none ticked: the whole head)",
+                        elem_id="style-regions")
         with gr.Row():
             with gr.Column(scale=3):
                 gr.Markdown("**Examples** (click one: its mask and its annotated pose are loaded)")
@@ -903,7 +966,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                         "the file again)",
                     )
 
-        style = [seed, preset, custom, seed2, alpha, renderer]  # the style controls, then the renderer choice
+        style = [seed, preset, custom, seed2, alpha, renderer, regions]  # the style, the renderer, the style's parts
         view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
         overlay_inputs = [scene, fov, size, samples, *style]
 
@@ -919,7 +982,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 
         after_encode(render_btn.click(encode, [editor, mask_pose], scene, api_name="encode"))
         after_encode(mask_file.upload(upload, [mask_file, id_scheme], [editor, scene, mask_pose], api_name="upload_mask"))
-        mask_file.upload(unpick, None, [gallery, example], api_visibility="private", queue=False)
+        mask_file.upload(unpick, None, [gallery, example, edit_note], api_visibility="private", queue=False)
         after_encode(id_scheme.input(reread, [mask_file, id_scheme], [editor, scene, mask_pose], api_visibility="private"))
         example_outputs = [editor, yaw, pitch, scene, mask_pose]
         after_encode(example.input(load_example, example, example_outputs, api_name="load_example"))
@@ -938,6 +1001,7 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             custom.input(render, view_inputs, [view, depth], api_visibility="private"),
             seed2.blur(render, view_inputs, [view, depth], api_visibility="private", trigger_mode="always_last"),
             alpha.release(render, view_inputs, [view, depth], api_visibility="private"),
+            regions.input(render, view_inputs, [view, depth], api_visibility="private"),
         ]
         for event in restyle:
             shown(event).success(overlay, overlay_inputs, overlay_img, api_visibility="private")
@@ -945,7 +1009,11 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
         preset.change(custom_visibility, preset, custom, api_visibility="private")
         picker.input(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
         brush_size.release(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
-        clear_btn.click(clear_canvas, None, [editor, mask_pose], api_visibility="private", queue=False)
+        clear_btn.click(clear_canvas, None, [editor, mask_pose, edit_note], api_visibility="private", queue=False)
+        edit_btn.click(edit_view, [scene, yaw, pitch, *style], [editor, mask_pose, edit_note], api_name="edit_view")
+        # the note under the canvas follows what was put on it last (an edited view, an example, a file, a blank)
+        example.change(example_note, example, edit_note, api_visibility="private", queue=False)
+        id_scheme.input(lambda: "", None, edit_note, api_visibility="private", queue=False)
         strip_btn.click(views, [scene, fov, size, samples, *style], strip, api_name="views",
                         concurrency_id="heavy", concurrency_limit=1)
         video_btn.click(turntable, [scene, path_name, frames, fps, fov, pitch, video_size, samples, *style], video,

@@ -367,3 +367,82 @@ def test_turntables_go_to_512_from_the_baked_grid_and_the_view_size_on_cpu_direc
         _fn(demo, "turntable")(scene, "orbit", 4, 8, 12, 0, 320, 4, *style, app.RENDERERS[1], progress=none)
     with pytest.raises(gr.Error, match="video resolution must be between 64 and 512"):
         _fn(demo, "turntable")(scene, "orbit", 4, 8, 12, 0, 1024, 4, *style, app.RENDERERS[0], progress=none)
+
+
+# --- the 3D semantic field in the app (issue 22) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    """The bundled model and its first example encoded: a real head (the tiny random model is a haze without a
+    surface, so its label maps are empty)."""
+    from sem2nerf import DEFAULT_MODEL, Sem2NeRF
+
+    model = Sem2NeRF.from_pretrained(DEFAULT_MODEL)
+    ex = app.load_examples(model.domain)[0]
+    return model, app.mask_from_file(ex.path, ex.scheme, model.domain)
+
+
+def test_edit_at_this_view_puts_the_views_labels_on_the_canvas_and_encodes_them_at_its_pose(bundled, tmp_path):
+    model, mask = bundled
+    demo = app.build_demo(model, "test", workdir=tmp_path)
+    demo.bake_cache.resolution = 48  # a coarse grid keeps the test quick; the label maps come from it
+    scene = _fn(demo, "encode")(app.editor_value(mask), (0.0, 0.0))
+    canvas, pose, note = _fn(demo, "edit_view")(scene, 30, -5, -1, "colour only", [4], -1, 0.5)
+    assert pose == (30.0, -5.0) and "yaw 30°, pitch -5°" in note and "Render" in note
+    shown = app.load_mask(canvas["background"], RAW).labels
+    wide = app.canvas_fov(model)
+    assert wide == pytest.approx(14.97, abs=0.01), "the canvas covers the model's 12 degrees as the encoder's crop"
+    baked = demo.bake_cache.peek(model, scene, wide)
+    assert baked is not None, "the labels come from the scene's baked grid"
+    assert np.array_equal(shown, model.render_labels(baked, 30, -5, fov=wide, size=app.EDIT_VIEW_SIZE))
+    front = model.render_labels(baked, 0, 0, fov=wide, size=app.EDIT_VIEW_SIZE)
+    assert (shown != front).mean() > 0.05, "the canvas shows the turned head, not the frontal mask"
+    # framed as the encoder reads masks, the canvas is the view at the model's own field of view
+    framed = np.asarray(app.frame_to_domain(Image.fromarray(shown), model.domain, 64))
+    assert (framed == model.render_labels(baked, 30, -5, size=64)).mean() > 0.9
+    # the next Render encodes the canvas at that pose (the app passes mask_pose to encode)
+    edited = _fn(demo, "encode")(canvas, pose)
+    assert edited.pose == (30.0, -5.0) and np.array_equal(edited.mask.labels, shown)
+
+
+def test_a_regional_style_changes_the_picked_part_more_than_the_rest(bundled, tmp_path):
+    model, mask = bundled
+    demo = app.build_demo(model, "test", workdir=tmp_path)
+    scene = _fn(demo, "encode")(app.editor_value(mask), (0.0, 0.0))
+    view = _fn(demo, "render")
+
+    def shot(seed, regions=None):
+        frames = list(view(scene, 0, 0, 12, 64, 8, seed, "colour only", [4], -1, 0.5, app.RENDERERS[1], regions))
+        return np.asarray(frames[-1][0], float)
+
+    own, hair_styled = shot(-1), shot(5, ["hair"])
+    labels = model.render_labels(scene, 0, 0, size=64)
+    hair = labels == RAW.class_id("hair")
+    change = np.abs(hair_styled - own).mean(-1)
+    assert hair.mean() > 0.1 and change[hair].mean() > 3 * change[~hair].mean(), (change[hair].mean(), change[~hair].mean())
+    made = scene._labels
+    assert made is not None, "the labels are made on the visitor's scene ..."
+    shot(6, ["skin"])
+    assert scene._labels is made, "... once: every regional style of it reuses them"
+    with pytest.raises(gr.Error, match="(?i)unknown region 'horns'"):
+        shot(5, ["horns"])
+    regions = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "style-regions")
+    assert ("hair", "hair") in regions.choices and ("left eye (image right)", "l_eye") in regions.choices
+    assert "background" not in [v for _, v in regions.choices] and regions.value == []
+
+
+def test_the_bake_cache_tells_a_regional_style_from_a_plain_one(bundled):
+    """Same seed and layers: the whole head styled, the hair styled and the skin styled are three fields, three grids;
+    the same regional style twice is one."""
+    model, mask = bundled
+    scene = model.encode(mask, pose=(0.0, 0.0))
+    plain = app.styled_scene(model, scene, 5, "colour only", None, -1, 0.5)
+    hair = app.styled_scene(model, scene, 5, "colour only", None, -1, 0.5, ["hair"])
+    skin = app.styled_scene(model, scene, 5, "colour only", None, -1, 0.5, ["skin"])
+    keys = {app.BakeCache.key(s) for s in (scene, plain, hair, skin)}
+    assert len(keys) == 4
+    assert app.BakeCache.key(hair) == app.BakeCache.key(app.styled_scene(model, scene, 5, "colour only", None, -1, 0.5, ["hair"]))
+    turned = model.encode(mask, pose=(20.0, 0.0))  # same codes, labels lifted from another pose
+    assert app.BakeCache.key(app.styled_scene(model, turned, 5, "colour only", None, -1, 0.5, ["hair"])) != app.BakeCache.key(hair)
+    assert app.styled_scene(model, scene, -1, "colour only", None, -1, 0.5, ["hair"]) is scene, "no style: the own look"

@@ -234,7 +234,7 @@ class RawSession:
     def view(self, **changes) -> dict:
         v = {"yaw": 0, "pitch": 0, **VIEW, **changes}
         return self.call("/view", [None, v["yaw"], v["pitch"], v["fov"], v["size"], v["samples"], v["seed"],
-                                   v["preset"], v["custom"], v["seed2"], v["alpha"], app.RENDERERS[1]])
+                                   v["preset"], v["custom"], v["seed2"], v["alpha"], app.RENDERERS[1], []])
 
 
 def test_nan_and_inf_sent_as_raw_json_get_a_message_not_a_black_image(served, files):

@@ -258,8 +258,8 @@ def _stale(page) -> bool:
 def test_a_laptop_window_shows_render_and_result_at_once_and_says_when_the_view_is_out_of_date(served_bundled):
     """At 1400 x 1000: a "press Render" placeholder before the first render; Render and the result in view without
     scrolling, the render at least 256 px on screen; drawing marks the view out of date until Render; Enter in the
-    style seed box renders; the mesh viewer shows the head about as bright as the render (not a dark, lit-metal
-    model)."""
+    style seed box renders; "Edit at this view" after turning the head puts the turned head's parts on the canvas;
+    the mesh viewer shows the head about as bright as the render (not a dark, lit-metal model)."""
     from playwright.sync_api import sync_playwright
 
     url = served_bundled
@@ -311,6 +311,22 @@ def test_a_laptop_window_shows_render_and_result_at_once_and_says_when_the_view_
         _, styled = _rendered(page, url)
         assert np.abs(styled.astype(float) - own).mean() > 2, "style seed 7 is another look"
         assert not page.evaluate("() => document.activeElement?.closest('#seed') != null"), "Enter leaves the box"
+
+        # Edit at this view: after turning the head, the canvas shows its parts from there
+        canvas_before = np.asarray(Image.open(io.BytesIO(page.locator("#mask-editor canvas").first.screenshot())))
+        src, _ = _rendered(page, url)
+        yaw = page.locator("#yaw input[type='number']")
+        yaw.fill("35")
+        yaw.press("Enter")
+        _changed(page, src)
+        page.click("#edit-view-button")
+        page.wait_for_function("() => document.querySelector('#edit-note')?.innerText.includes('yaw 35')",
+                               timeout=180_000)
+        page.wait_for_timeout(2000)  # the editor draws its new background
+        canvas_after = np.asarray(Image.open(io.BytesIO(page.locator("#mask-editor canvas").first.screenshot())))
+        moved = (np.abs(canvas_after[..., :3].astype(int) - canvas_before[..., :3]).sum(-1) > 60).mean()
+        print(f"Edit at this view changed {100 * moved:.0f} % of the canvas")
+        assert moved > 0.05, "the canvas shows the turned head"
 
         # the mesh viewer: the head's pixels about as bright as the render's face
         page.get_by_role("tab", name="3D mesh").click()
