@@ -33,7 +33,7 @@ from sem2nerf import Sem2NeRF
 from sem2nerf.labels import get_label_scheme
 from sem2nerf.synthfaces import FaceParams
 from sem2nerf.training.data import MaskImageDataset
-from sem2nerf.training.trainer import ReadoutTargets, collect_region_statistics, fit_readout_targets, identity_code_targets
+from sem2nerf.training.readout import ReadoutTargets, collect_region_statistics, fit_readout_targets, identity_code_targets
 
 
 @torch.no_grad()
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
               "use_contour": model.use_contour, "contour_skip": model.contour_skip}
     train_set = MaskImageDataset(root=args.data, id_list="train_paths.txt", **common)
     codes, scale = identity_code_targets(args.decoder, model.decoder, train_set)
-    targets = fit_readout_targets("params_adjusted", codes, train_set)
+    targets = fit_readout_targets(codes, train_set)
     if args.oracle:
         print("exact read-out targets rendered for the example edits (64 px, 24 + 24 samples):")
         for edit, (inside, outside, ratio) in oracle_edits(model, targets, Path(args.examples)).items():

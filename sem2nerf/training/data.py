@@ -165,7 +165,7 @@ class MaskImageDataset(Dataset):
             if self.identity_names is None or not params_file.is_file():
                 raise ConfigError(
                     f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
-                    "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent_target=params use them)"
+                    "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent use them)"
                 )
             _check_generator_version(self.root)
             table = json.loads(params_file.read_text())
