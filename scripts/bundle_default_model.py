@@ -64,7 +64,7 @@ the region-aware Swin encoder, with a linear region head on each class's area, c
 frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
 random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
-other mask-invisible ones at their mean (`loss.latent_target=params_adjusted`), its error also counted in those
+other mask-invisible ones at their mean (what `loss.latent` regresses), its error also counted in those
 parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`data.latent_extra`), and for
 the first 1,800 of its 3,000 steps that regression alone (`train.latent_warmup_steps`); its input masks were redrawn
 as if annotated by hand (`data.mask_realism=1`: polygonised, jittered outlines, small gaps, now and then a class left
