@@ -658,105 +658,105 @@ def output_folder(root: Path) -> Path:
 # --- the page ----------------------------------------------------------------------------------
 
 
-def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike | None = None) -> gr.Blocks:
-    """The Gradio app around one loaded model (``None``: every action explains how to load one).
+class AppPage:
+    """The Gradio page around one loaded model (``None``: every action explains how to load one): its handlers (the
+    methods below, each reading the model and writing only its outputs), its layout and the wiring between them.
 
-    The model is only read by the handlers (no state shared between visitors); each visitor's
-    scene and mask pose live in ``gr.State``. ``workdir`` holds thumbnails and exported files.
+    The model is only read by the handlers (no state shared between visitors); each visitor's scene and mask pose
+    live in ``gr.State``. ``workdir`` holds thumbnails and exported files. :func:`build_demo` makes the page.
     """
-    domain = model.domain if model is not None else get_domain("celebamask_hq")
-    scheme = drawing_scheme(domain)
-    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
-    bakes = BakeCache()
-    examples = load_examples(domain)
-    thumbs = root / "examples"
-    thumbs.mkdir(parents=True, exist_ok=True)
-    gallery_items = []
-    for ex in examples:
-        thumb = thumbs / f"{ex.name}.png"
-        if not thumb.exists():
-            Image.fromarray(load_mask(ex.path, ex.scheme).to_scheme(ex.scheme).colorize()).resize((128, 128), Image.NEAREST).save(thumb)
-        gallery_items.append((str(thumb), ex.name))
-    by_name = {ex.name: ex for ex in examples}
-    first_mask = editor_value(mask_from_file(examples[0].path, examples[0].scheme, domain)) if examples else editor_value(blank_canvas(domain))
-    n_layers = model.decoder.num_film_layers if model is not None else 9
-    near, far = (model.ray_start, model.ray_end) if model is not None else (domain.ray_start, domain.ray_end)
-    default_fov = model.fov if model is not None else domain.fov
 
-    def need_model() -> Sem2NeRF:
-        if model is None:
+    def __init__(self, model: Sem2NeRF | None, status: str, workdir: str | os.PathLike | None = None) -> None:
+        self.model, self.status = model, status
+        self.domain = model.domain if model is not None else get_domain("celebamask_hq")
+        self.scheme = drawing_scheme(self.domain)
+        self.root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
+        self.bakes = BakeCache()
+        self.examples = load_examples(self.domain)
+        self.by_name = {ex.name: ex for ex in self.examples}
+        self.gallery_items = example_thumbnails(self.examples, self.root / "examples")
+        first = self.examples[0] if self.examples else None
+        shown = mask_from_file(first.path, first.scheme, self.domain) if first else blank_canvas(self.domain)
+        self.first_mask = editor_value(shown)  # the canvas on arrival: the first example
+        self.n_layers = model.decoder.num_film_layers if model is not None else 9
+        source = model if model is not None else self.domain
+        self.near, self.far = source.ray_start, source.ray_end
+        self.default_fov = model.fov if model is not None else self.domain.fov
+
+    def need_model(self) -> Sem2NeRF:
+        if self.model is None:
             raise gr.Error(NO_MODEL)
-        return model
+        return self.model
 
-    def styled(scene, seed, preset, custom, seed2, alpha, regions=None) -> tuple[Sem2NeRF, Scene]:
+    def styled(self, scene, seed, preset, custom, seed2, alpha, regions=None) -> tuple[Sem2NeRF, Scene]:
         """The model and the visitor's scene in the chosen style (a plain message when either is missing)."""
-        m = need_model()
+        m = self.need_model()
         if scene is None or scene.mask is None:
             raise gr.Error("Nothing to render yet: draw a mask and press Render, upload a mask or pick an example.")
         with user_errors():
             return m, styled_scene(m, scene, seed, preset, custom, seed2, alpha, regions)
 
-    # handlers (each reads the model, writes only its outputs)
+    # --- handlers (each reads the model, writes only its outputs) ---------------------------------
 
-    def encoded(m, mask, pose) -> Scene:
+    def encoded(self, m, mask, pose) -> Scene:
         """The mask's scene; a visible warning when its class layout is implausible for the model (rendered anyway)."""
         scene = m.encode(mask, pose=pose)
-        warning = layout_warning(scene.mask, domain)
+        warning = layout_warning(scene.mask, self.domain)
         if warning:
             gr.Warning(warning, duration=None)
         return scene
 
-    def encode(editor, pose):
+    def encode(self, editor, pose):
         """Encode the canvas (once per edit): the scene for every later view."""
-        m = need_model()
+        m = self.need_model()
         with user_errors():
             yaw, pitch = (check_finite(v, "the mask's pose") for v in pose)
-            return encoded(m, mask_from_editor(editor, domain), (yaw, pitch))
+            return self.encoded(m, mask_from_editor(editor, self.domain), (yaw, pitch))
 
-    def grid(m, s, renderer, fov, progress=None) -> BakedScene | None:
+    def grid(self, m, s, renderer, fov, progress=None) -> BakedScene | None:
         """The scene's baked grid when the fast renderer is chosen (baked on first use), else ``None``."""
         if renderer != RENDERERS[0]:
             return None
-        return bakes.get(m, s, float(fov), progress)
+        return self.bakes.get(m, s, float(fov), progress)
 
-    def render(scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
+    def render(self, scene, yaw, pitch, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0],
                regions=None):
         """Render the view: a quick low-resolution preview first unless a baked grid is ready, then the full size."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             yaw, pitch, fov, size, samples = view_numbers(m, yaw, pitch, fov, size, samples)
             pose = Pose(yaw, pitch, fov)
-            ready = renderer == RENDERERS[0] and bakes.peek(m, s, float(fov)) is not None
+            ready = renderer == RENDERERS[0] and self.bakes.peek(m, s, float(fov)) is not None
             if size > PREVIEW_SIZE and not ready:
                 image, depth = render_poses(m, s, [pose], PREVIEW_SIZE, max(4, int(samples) // 2))[0]
-                yield image.resize((size, size), Image.BILINEAR), depth_image(depth, near, far).resize((size, size), Image.BILINEAR)
-            image, depth = render_poses(m, s, [pose], size, samples, baked=grid(m, s, renderer, fov))[0]
-            yield image, depth_image(depth, near, far)
+                yield image.resize((size, size), Image.BILINEAR), depth_image(depth, self.near, self.far).resize((size, size), Image.BILINEAR)
+            image, depth = render_poses(m, s, [pose], size, samples, baked=self.grid(m, s, renderer, fov))[0]
+            yield image, depth_image(depth, self.near, self.far)
 
-    def overlay(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
+    def overlay(self, scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
         """The input mask over a render at the mask's own pose."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
             yaw, pitch = scene.pose or (0.0, 0.0)
-            image, _ = render_poses(m, s, [Pose(yaw, pitch, fov)], size, samples, baked=grid(m, s, renderer, fov))[0]
-            return mask_overlay(scene.mask, image, domain)
+            image, _ = render_poses(m, s, [Pose(yaw, pitch, fov)], size, samples, baked=self.grid(m, s, renderer, fov))[0]
+            return mask_overlay(scene.mask, image, self.domain)
 
-    def views(scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
+    def views(self, scene, fov, size, samples, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
               progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """The official five-view strip, the mask first."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, _, fov, size, samples = view_numbers(m, 0, 0, fov, size, samples)
-            poses = [p._replace(fov=fov) for p in preview_poses(domain)]
-            baked = grid(m, s, renderer, fov, lambda f: progress(0.5 * f, desc="baking the scene"))
+            poses = [p._replace(fov=fov) for p in preview_poses(self.domain)]
+            baked = self.grid(m, s, renderer, fov, lambda f: progress(0.5 * f, desc="baking the scene"))
             shots = render_poses(m, s, poses, size, samples, lambda f: progress(0.5 + 0.5 * f, desc="rendering views"), baked)
-            return tile([framed_mask(scene.mask, domain, (size, size)), *(im for im, _ in shots)])
+            return tile([framed_mask(scene.mask, self.domain, (size, size)), *(im for im, _ in shots)])
 
-    def turntable(scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
+    def turntable(self, scene, path_name, frames, fps, fov, pitch, size, samples, seed, preset, custom, seed2, alpha,
                   renderer=RENDERERS[0], regions=None, progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """A turntable video (H.264 MP4)."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             _, pitch, fov, _, samples = view_numbers(m, 0, pitch, fov, SIZE.low, samples)
             top = video_max_size(m, renderer)
@@ -766,198 +766,225 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
             size = SIZE.check(size, "the video resolution", top)
             frames, fps = FRAMES.check(frames, "the number of frames"), FPS.check(fps, "frames per second")
             poses = trajectory(path_name, frames, fov, pitch)
-            baked = grid(m, s, renderer, fov, lambda f: progress(0.3 * f, desc="baking the scene"))
+            baked = self.grid(m, s, renderer, fov, lambda f: progress(0.3 * f, desc="baking the scene"))
             shots = render_poses(m, s, poses, size, samples,
                                  lambda f: progress(0.3 + 0.7 * f, desc=f"rendering {len(poses)} frames"), baked)
-            return str(write_video([im for im, _ in shots], output_folder(root / "out") / "turntable.mp4", fps))
+            return str(write_video([im for im, _ in shots], output_folder(self.root / "out") / "turntable.mp4", fps))
 
-    def mesh(scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
+    def mesh(self, scene, resolution, threshold, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None,
              progress=gr.Progress()):  # noqa: B008 - gradio injects the tracker
         """Marching cubes on the density, vertex colours: GLB for the viewer, GLB and PLY to download."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             resolution = MESH_RESOLUTION.check(resolution, "the grid resolution", max_mesh_resolution(m))
             threshold = check_finite(threshold, "the density threshold")
-            baked = grid(m, s, renderer, m.fov, lambda f: progress(0.5 * f, desc="baking the scene"))
+            baked = self.grid(m, s, renderer, m.fov, lambda f: progress(0.5 * f, desc="baking the scene"))
             result = extract_mesh(m, s, resolution, threshold, baked=baked,
                                   progress=lambda f: progress(0.5 + 0.5 * f if baked else f, desc="sampling the density"))
-            folder = output_folder(root / "out")
+            folder = output_folder(self.root / "out")
             glb, ply = save_mesh(result, folder / "sem2nerf_mesh.glb"), save_mesh(result, folder / "sem2nerf_mesh.ply")
             return str(glb), [str(glb), str(ply)]
 
-    def edit_view(scene, yaw, pitch, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
+    def edit_view(self, scene, yaw, pitch, seed, preset, custom, seed2, alpha, renderer=RENDERERS[0], regions=None):
         """The labels of the head at the view's yaw and pitch on the canvas (of the scene in its style, from its baked
         grid with the fast renderer), and that pose as the mask's: the next Render encodes the canvas at it."""
-        m, s = styled(scene, seed, preset, custom, seed2, alpha, regions)
+        m, s = self.styled(scene, seed, preset, custom, seed2, alpha, regions)
         with user_errors():
             pose = (YAW.check(yaw, "yaw"), PITCH.check(pitch, "pitch"))
-            baked = grid(m, s, renderer, canvas_fov(m))
+            baked = self.grid(m, s, renderer, canvas_fov(m))
             mask = view_mask(m, s if baked is None else baked, *pose)
             return editor_value(mask), pose, pose_note(pose, edited=True)
 
-    def upload(path, id_scheme):
+    def upload(self, path, id_scheme):
         """A mask file -> the canvas, and its scene (encoded once)."""
-        m = need_model()
+        m = self.need_model()
         if path is None:
             raise gr.Error("No file was uploaded.")
         with user_errors():
-            mask = mask_from_file(path, id_scheme, domain)
-            return editor_value(mask), encoded(m, mask, (0.0, 0.0)), (0.0, 0.0)
+            mask = mask_from_file(path, id_scheme, self.domain)
+            return editor_value(mask), self.encoded(m, mask, (0.0, 0.0)), (0.0, 0.0)
 
-    def reread(path, id_scheme):
+    def reread(self, path, id_scheme):
         """The raw/merged choice changed: read the uploaded file again with it (nothing to do without a file)."""
         if path is None:  # stops the chain (no render) without a message: there is nothing to read again
             raise gr.Error("no mask file to read again", visible=False, print_exception=False)
-        return upload(path, id_scheme)
+        return self.upload(path, id_scheme)
 
-    def unpick():
+    def unpick(self):
         """An upload replaces the example: the gallery's highlight, the example's name and the canvas note are cleared."""
         return gr.Gallery(selected_index=None), None, ""
 
-    def load_example(name):
+    def load_example(self, name):
         """An example: its mask on the canvas, its annotated pose on the sliders, its scene."""
-        m = need_model()
-        ex = by_name.get(name)
+        m = self.need_model()
+        ex = self.by_name.get(name)
         if ex is None:
-            raise gr.Error(f"Unknown example {name!r}; pick one of: {', '.join(by_name)}")
+            raise gr.Error(f"Unknown example {name!r}; pick one of: {', '.join(self.by_name)}")
         with user_errors():
-            mask = mask_from_file(ex.path, ex.scheme, domain)
+            mask = mask_from_file(ex.path, ex.scheme, self.domain)
             pose = (ex.yaw, ex.pitch)
-            return editor_value(mask), ex.yaw, ex.pitch, encoded(m, mask, pose), pose
+            return editor_value(mask), ex.yaw, ex.pitch, self.encoded(m, mask, pose), pose
 
-    def pick_class(name, size):
+    def pick_class(self, name, size):
         """The brush of the class (and the eraser) at the brush size."""
-        return gr.ImageEditor(brush=class_brush(domain, name, size), eraser=gr.Eraser(default_size=int(size)))
+        return gr.ImageEditor(brush=class_brush(self.domain, name, size), eraser=gr.Eraser(default_size=int(size)))
 
-    def clear_canvas():
-        return editor_value(blank_canvas(domain)), (0.0, 0.0), ""
+    def clear_canvas(self):
+        return editor_value(blank_canvas(self.domain)), (0.0, 0.0), ""
 
-    def example_note(name):
+    def example_note(self, name):
         """The note of an example (its pose when it is not frontal); none when the example was cleared."""
-        ex = by_name.get(name)
+        ex = self.by_name.get(name)
         return "" if ex is None else pose_note((ex.yaw, ex.pitch))
 
-    def gallery_pick(evt: gr.SelectData):
-        return examples[evt.index].name
+    def gallery_pick(self, evt: gr.SelectData):
+        return self.examples[evt.index].name
 
-    def randomise():
+    def randomise(self):
         return random.randrange(0, 2**31 - 1)
 
-    def custom_visibility(preset):
+    def custom_visibility(self, preset):
         return gr.CheckboxGroup(visible=preset == "custom")
 
-    # layout: three columns on a laptop screen, all in view at 1400 x 1000 (the class picker above the canvas;
+
+    # --- layout: three columns on a laptop screen, all in view at 1400 x 1000 (the class picker above the canvas;
     # Render above the result, which stays in view while the page scrolls; the view and style controls), stacked
     # in that order on a phone (picker, canvas, Render, result, controls). Examples and uploads come last.
 
-    first_class = "skin" if "skin" in scheme.class_names else scheme.class_names[-1]
-    with gr.Blocks(title="Sem2NeRF") as demo:
-        gr.Markdown(
-            "## Sem2NeRF\nDraw or upload a semantic mask of a face (one colour per face part), press **Render**, then "
-            f"turn it in 3D, change its style and export a turntable video or a 3D mesh.  \n{status}", elem_id="intro",
-        )
-        scene = gr.State(None)
-        mask_pose = gr.State((0.0, 0.0))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=4, min_width=320, elem_id="editor-column"):
-                picker = gr.Radio(
-                    [(class_label(name), name) for name in scheme.class_names], value=first_class,
-                    label="Class to draw (the brush colour)", elem_id="class-picker",
-                )
-                editor = gr.ImageEditor(
-                    value=first_mask, label="Semantic mask",
-                    type="numpy", image_mode="RGBA", sources=("upload", "clipboard"), transforms=(), layers=False,
-                    brush=class_brush(domain, first_class, 12), eraser=gr.Eraser(default_size=12),
-                    canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True, format="png", elem_id="mask-editor",
-                    height=440,
-                )
-                check_editor_images(editor)
-                brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush and eraser size (pixels)",
-                                       elem_id="brush-size")
-                gr.Markdown(ERASER_NOTE, elem_id="eraser-note")
+    def build(self) -> gr.Blocks:
+        """The page: its layout, then its events."""
+        with gr.Blocks(title="Sem2NeRF") as demo:
+            gr.Markdown(
+                "## Sem2NeRF\nDraw or upload a semantic mask of a face (one colour per face part), press **Render**, "
+                f"then turn it in 3D, change its style and export a turntable video or a 3D mesh.  \n{self.status}",
+                elem_id="intro",
+            )
+            self.scene = gr.State(None)
+            self.mask_pose = gr.State((0.0, 0.0))
+            with gr.Row(equal_height=False):
+                self.editor_column()
+                self.results_column()
+                self.controls_column()
+            self.inputs_row()
+            self.wire()
+        demo.bake_cache = self.bakes  # the grids this app baked (tests count them)
+        return demo
+
+    def editor_column(self) -> None:
+        """The class picker, the canvas and its tools."""
+        first_class = "skin" if "skin" in self.scheme.class_names else self.scheme.class_names[-1]
+        with gr.Column(scale=4, min_width=320, elem_id="editor-column"):
+            self.picker = gr.Radio(
+                [(class_label(name), name) for name in self.scheme.class_names], value=first_class,
+                label="Class to draw (the brush colour)", elem_id="class-picker",
+            )
+            self.editor = check_editor_images(gr.ImageEditor(
+                value=self.first_mask, label="Semantic mask",
+                type="numpy", image_mode="RGBA", sources=("upload", "clipboard"), transforms=(), layers=False,
+                brush=class_brush(self.domain, first_class, 12), eraser=gr.Eraser(default_size=12),
+                canvas_size=(CANVAS_SIDE, CANVAS_SIDE), fixed_canvas=True, format="png", elem_id="mask-editor",
+                height=440,
+            ))
+            self.brush_size = gr.Slider(1, 64, value=12, step=1, label="Brush and eraser size (pixels)",
+                                        elem_id="brush-size")
+            gr.Markdown(ERASER_NOTE, elem_id="eraser-note")
+            with gr.Row():
+                self.clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button", size="sm")
+                self.edit_btn = gr.Button("Edit at this view", elem_id="edit-view-button", size="sm")
+            self.edit_note = gr.Markdown("", elem_id="edit-note")
+
+    def results_column(self) -> None:
+        """Render, the out-of-date notice and the results: the view, the strip, the turntable, the mesh."""
+        with gr.Column(scale=4, min_width=320, elem_id="results-column"):
+            self.render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
+            gr.HTML(VIEW_NOTICE, elem_id="view-status")
+            with gr.Tab("View"):
+                self.view = gr.Image(label="Render", type="pil", elem_id="render-output", format="png", height=RENDER_BOX)
                 with gr.Row():
-                    clear_btn = gr.Button("Clear canvas (all background)", elem_id="clear-button", size="sm")
-                    edit_btn = gr.Button("Edit at this view", elem_id="edit-view-button", size="sm")
-                edit_note = gr.Markdown("", elem_id="edit-note")
-            with gr.Column(scale=4, min_width=320, elem_id="results-column"):
-                render_btn = gr.Button("Render", variant="primary", elem_id="render-button")
-                gr.HTML(VIEW_NOTICE, elem_id="view-status")
-                with gr.Tab("View"):
-                    view = gr.Image(label="Render", type="pil", elem_id="render-output", format="png", height=RENDER_BOX)
-                    with gr.Row():
-                        depth = gr.Image(label="Depth (near = bright)", type="pil", format="png", height=SMALL_BOX,
-                                         elem_id="depth-output", buttons=["download"])
-                        overlay_img = gr.Image(label="Mask overlay (its pose)", type="pil", format="png",
-                                               height=SMALL_BOX, elem_id="overlay-output", buttons=["download"])
-                with gr.Tab("Multi-view strip"):
-                    strip_btn = gr.Button("Render the multi-view strip")
-                    strip = gr.Image(label="Mask and five views", type="pil", format="png")
-                with gr.Tab("Turntable video"):
-                    with gr.Row():
-                        path_name = gr.Dropdown(list(TRAJECTORIES), value=TRAJECTORIES[1], label="Camera path")
-                        video_size = gr.Slider(SIZE.low, video_max_size(model), value=min(VIDEO_SIZE, video_max_size(model)),
-                                               step=32, label="Video resolution (pixels per side)", elem_id="video-size")
-                    with gr.Row():
-                        frames = gr.Slider(FRAMES.low, FRAMES.high, value=24, step=1, label="Frames")
-                        fps = gr.Slider(FPS.low, FPS.high, value=12, step=1, label="Frames per second")
-                    video_btn = gr.Button("Make turntable video")
-                    video = gr.Video(label="Turntable (MP4, H.264)", format=None, elem_id="video-output")
-                with gr.Tab("3D mesh"):
-                    with gr.Row():
-                        mesh_res = gr.Slider(MESH_RESOLUTION.low, max_mesh_resolution(model), value=96, step=16,
-                                             label="Grid resolution")
-                        threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface",
-                                              elem_id="mesh-threshold")
-                    mesh_btn = gr.Button("Export mesh", elem_id="mesh-button")
-                    model3d = gr.Model3D(label="Mesh (vertex colours)", elem_id="mesh-output", height=RENDER_BOX)
-                    mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
-            with gr.Column(scale=3, min_width=300, elem_id="controls-column"):
-                yaw = gr.Slider(YAW.low, YAW.high, value=0, step=1, label="Yaw (degrees; + turns the face to the image's left)",
-                                elem_id="yaw")
-                pitch = gr.Slider(PITCH.low, PITCH.high, value=0, step=1, label="Pitch (degrees; - looks from above)",
-                                  elem_id="pitch")
-                fov = gr.Slider(FOV.low, FOV.high, value=default_fov, step=0.5, label="Field of view (degrees)")
-                size = gr.Slider(SIZE.low, max_size(model), value=min(VIEW_SIZE, max_size(model)), step=32,
-                                 label="Resolution (pixels per side)", elem_id="size")
-                with gr.Accordion("Renderer and quality", open=False, elem_id="render-options"):
-                    samples = gr.Slider(SAMPLES.low, SAMPLES.high, value=12, step=2, label="Quality (samples per ray)",
-                                        info="direct: coarse + as many fine; baked: twice as many in one pass",
-                                        elem_id="samples")
-                    renderer = gr.Radio(
-                        list(RENDERERS), value=RENDERERS[0], elem_id="renderer", label="Renderer",
-                        info="baked: the scene sampled once on a 128-cell grid, then read for every view, video and "
-                        "mesh (about 20x faster); direct: the network for every sample",
-                    )
-                with gr.Accordion("Style", open=True):
-                    with gr.Row():
-                        seed = refuse_non_finite(gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own)",
-                                                           elem_id="seed", elem_classes=["blur-on-enter"], min_width=120),
-                                                 "The style seed")
-                        dice = gr.Button("Randomise style", size="sm", min_width=100)
-                    preset = gr.Radio(list(STYLE_PRESETS), value=STYLE_PRESETS[0], label="Layers that take the style")
-                    custom = accept_layer_strings(gr.CheckboxGroup(
-                        list(range(n_layers)), value=[n_layers - 1], visible=False,
-                        label=f"FiLM layers (0-{n_layers - 2}: shape/density, {n_layers - 1}: colour)"))
-                    with gr.Row():
-                        seed2 = refuse_non_finite(gr.Number(value=-1, precision=0, label="Second style seed (-1: none)",
-                                                            elem_id="seed2", elem_classes=["blur-on-enter"], min_width=120),
-                                                  "The second style seed")
-                        alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style",
-                                          min_width=120)
-                    regions = gr.CheckboxGroup(
-                        [(class_label(n), n) for n in scheme.class_names if n != scheme.class_names[scheme.background]],
-                        value=[], label="Only these parts take the style (none ticked: the whole head)",
-                        elem_id="style-regions")
+                    self.depth = gr.Image(label="Depth (near = bright)", type="pil", format="png", height=SMALL_BOX,
+                                          elem_id="depth-output", buttons=["download"])
+                    self.overlay_img = gr.Image(label="Mask overlay (its pose)", type="pil", format="png",
+                                                height=SMALL_BOX, elem_id="overlay-output", buttons=["download"])
+            with gr.Tab("Multi-view strip"):
+                self.strip_btn = gr.Button("Render the multi-view strip")
+                self.strip = gr.Image(label="Mask and five views", type="pil", format="png")
+            with gr.Tab("Turntable video"):
+                with gr.Row():
+                    self.path_name = gr.Dropdown(list(TRAJECTORIES), value=TRAJECTORIES[1], label="Camera path")
+                    top = video_max_size(self.model)
+                    self.video_size = gr.Slider(SIZE.low, top, value=min(VIDEO_SIZE, top), step=32,
+                                                label="Video resolution (pixels per side)", elem_id="video-size")
+                with gr.Row():
+                    self.frames = gr.Slider(FRAMES.low, FRAMES.high, value=24, step=1, label="Frames")
+                    self.fps = gr.Slider(FPS.low, FPS.high, value=12, step=1, label="Frames per second")
+                self.video_btn = gr.Button("Make turntable video")
+                self.video = gr.Video(label="Turntable (MP4, H.264)", format=None, elem_id="video-output")
+            with gr.Tab("3D mesh"):
+                with gr.Row():
+                    self.mesh_res = gr.Slider(MESH_RESOLUTION.low, max_mesh_resolution(self.model), value=96, step=16,
+                                              label="Grid resolution")
+                    self.threshold = gr.Number(value=DEFAULT_MESH_THRESHOLD, label="Density threshold of the surface",
+                                               elem_id="mesh-threshold")
+                self.mesh_btn = gr.Button("Export mesh", elem_id="mesh-button")
+                self.model3d = gr.Model3D(label="Mesh (vertex colours)", elem_id="mesh-output", height=RENDER_BOX)
+                self.mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
+
+    def controls_column(self) -> None:
+        """The view's controls, the renderer and the style."""
+        with gr.Column(scale=3, min_width=300, elem_id="controls-column"):
+            self.yaw = gr.Slider(YAW.low, YAW.high, value=0, step=1, elem_id="yaw",
+                                 label="Yaw (degrees; + turns the face to the image's left)")
+            self.pitch = gr.Slider(PITCH.low, PITCH.high, value=0, step=1, label="Pitch (degrees; - looks from above)",
+                                   elem_id="pitch")
+            self.fov = gr.Slider(FOV.low, FOV.high, value=self.default_fov, step=0.5, label="Field of view (degrees)")
+            self.size = gr.Slider(SIZE.low, max_size(self.model), value=min(VIEW_SIZE, max_size(self.model)), step=32,
+                                  label="Resolution (pixels per side)", elem_id="size")
+            with gr.Accordion("Renderer and quality", open=False, elem_id="render-options"):
+                self.samples = gr.Slider(SAMPLES.low, SAMPLES.high, value=12, step=2, label="Quality (samples per ray)",
+                                         info="direct: coarse + as many fine; baked: twice as many in one pass",
+                                         elem_id="samples")
+                self.renderer = gr.Radio(
+                    list(RENDERERS), value=RENDERERS[0], elem_id="renderer", label="Renderer",
+                    info="baked: the scene sampled once on a 128-cell grid, then read for every view, video and "
+                    "mesh (about 20x faster); direct: the network for every sample",
+                )
+            with gr.Accordion("Style", open=True):
+                self.style_controls()
+
+    def style_controls(self) -> None:
+        n = self.n_layers
+        with gr.Row():
+            self.seed = refuse_non_finite(gr.Number(value=-1, precision=0, label="Style seed (-1: the mask's own)",
+                                                    elem_id="seed", elem_classes=["blur-on-enter"], min_width=120),
+                                          "The style seed")
+            self.dice = gr.Button("Randomise style", size="sm", min_width=100)
+        self.preset = gr.Radio(list(STYLE_PRESETS), value=STYLE_PRESETS[0], label="Layers that take the style")
+        self.custom = accept_layer_strings(gr.CheckboxGroup(
+            list(range(n)), value=[n - 1], visible=False, label=f"FiLM layers (0-{n - 2}: shape/density, {n - 1}: colour)"))
+        with gr.Row():
+            self.seed2 = refuse_non_finite(gr.Number(value=-1, precision=0, label="Second style seed (-1: none)",
+                                                     elem_id="seed2", elem_classes=["blur-on-enter"], min_width=120),
+                                           "The second style seed")
+            self.alpha = gr.Slider(ALPHA.low, ALPHA.high, value=0.5, step=0.05, label="Blend towards the second style",
+                                   min_width=120)
+        background = self.scheme.class_names[self.scheme.background]
+        self.regions = gr.CheckboxGroup(
+            [(class_label(n), n) for n in self.scheme.class_names if n != background], value=[],
+            label="Only these parts take the style (none ticked: the whole head)", elem_id="style-regions")
+
+    def inputs_row(self) -> None:
+        """The examples and the mask file upload."""
+        scheme = self.scheme
         with gr.Row():
             with gr.Column(scale=3):
                 gr.Markdown("**Examples** (click one: its mask and its annotated pose are loaded)")
-                gallery = gr.Gallery(gallery_items, columns=7, height="auto", allow_preview=False, show_label=False,
-                                     elem_id="example-gallery")
+                self.gallery = gr.Gallery(self.gallery_items, columns=7, height="auto", allow_preview=False,
+                                          show_label=False, elem_id="example-gallery")
             with gr.Column(scale=1):
-                example = gr.Dropdown(list(by_name), value=None, label="Example", allow_custom_value=False)
+                self.example = gr.Dropdown(list(self.by_name), value=None, label="Example", allow_custom_value=False)
                 with gr.Accordion("Upload a mask file (label ids or colours)", open=False):
-                    mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath", elem_id="mask-file")
-                    id_scheme = gr.Radio(
+                    self.mask_file = gr.File(label="Mask PNG", file_types=["image"], type="filepath", elem_id="mask-file")
+                    self.id_scheme = gr.Radio(
                         [(f"raw ids ({scheme.num_classes} classes, {scheme.name})", scheme.name)]
                         + ([(f"merged ids ({get_label_scheme(scheme.merge_into).num_classes} classes, {scheme.merge_into})",
                              scheme.merge_into)] if scheme.merge_into else []),
@@ -966,62 +993,92 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
                         "the file again)",
                     )
 
-        style = [seed, preset, custom, seed2, alpha, renderer, regions]  # the style, the renderer, the style's parts
-        view_inputs = [scene, yaw, pitch, fov, size, samples, *style]
-        overlay_inputs = [scene, fov, size, samples, *style]
+    # --- wiring ---------------------------------------------------------------------------------
+
+    def wire(self) -> None:
+        """The events: what encodes, what renders (and marks the view fresh), what exports."""
+        style = [self.seed, self.preset, self.custom, self.seed2, self.alpha, self.renderer, self.regions]
+        view_inputs = [self.scene, self.yaw, self.pitch, self.fov, self.size, self.samples, *style]
+        overlay_inputs = [self.scene, self.fov, self.size, self.samples, *style]
+        shown_view = [self.view, self.depth]
+        private = {"api_visibility": "private"}
+        quick = {"api_visibility": "private", "queue": False}
 
         def shown(event):
             """A render event: once its view is in, the view is marked fresh (in the browser, no request)."""
-            event.success(None, None, None, js=view_state("fresh"), api_visibility="private", queue=False)
+            event.success(None, None, None, js=view_state("fresh"), **quick)
             return event
 
-        def after_encode(event):
-            shown(event.success(render, view_inputs, [view, depth], api_visibility="private")).success(
-                overlay, overlay_inputs, overlay_img, api_visibility="private"
-            )
+        def with_overlay(event):
+            shown(event).success(self.overlay, overlay_inputs, self.overlay_img, **private)
 
-        after_encode(render_btn.click(encode, [editor, mask_pose], scene, api_name="encode"))
-        after_encode(mask_file.upload(upload, [mask_file, id_scheme], [editor, scene, mask_pose], api_name="upload_mask"))
-        mask_file.upload(unpick, None, [gallery, example, edit_note], api_visibility="private", queue=False)
-        after_encode(id_scheme.input(reread, [mask_file, id_scheme], [editor, scene, mask_pose], api_visibility="private"))
-        example_outputs = [editor, yaw, pitch, scene, mask_pose]
-        after_encode(example.input(load_example, example, example_outputs, api_name="load_example"))
-        after_encode(gallery.select(gallery_pick, None, example, api_visibility="private").success(
-            load_example, example, example_outputs, api_visibility="private"))
-        shown(renderer.input(render, view_inputs, [view, depth], api_visibility="private"))
-        for slider in (yaw, pitch, fov, size, samples):
-            # release: the end of a drag, a click on the track, and the number box's blur (and its Enter, see APP_JS)
-            shown(slider.release(render, view_inputs, [view, depth], api_name="view" if slider is yaw else None,
-                                 api_visibility="public" if slider is yaw else "private", trigger_mode="always_last"))
-        restyle = [
+        def after_encode(event):
+            with_overlay(event.success(self.render, view_inputs, shown_view, **private))
+
+        # a new scene: Render, an upload (or the raw/merged choice read again), an example
+        after_encode(self.render_btn.click(self.encode, [self.editor, self.mask_pose], self.scene, api_name="encode"))
+        mask_in = [self.editor, self.scene, self.mask_pose]
+        after_encode(self.mask_file.upload(self.upload, [self.mask_file, self.id_scheme], mask_in, api_name="upload_mask"))
+        self.mask_file.upload(self.unpick, None, [self.gallery, self.example, self.edit_note], **quick)
+        after_encode(self.id_scheme.input(self.reread, [self.mask_file, self.id_scheme], mask_in, **private))
+        example_outputs = [self.editor, self.yaw, self.pitch, self.scene, self.mask_pose]
+        after_encode(self.example.input(self.load_example, self.example, example_outputs, api_name="load_example"))
+        after_encode(self.gallery.select(self.gallery_pick, None, self.example, **private).success(
+            self.load_example, self.example, example_outputs, **private))
+        # the view: sliders render on release (the end of a drag, a click on the track, the number box's blur and
+        # its Enter, see APP_JS); the style re-renders the view and the overlay
+        shown(self.renderer.input(self.render, view_inputs, shown_view, **private))
+        for slider in (self.yaw, self.pitch, self.fov, self.size, self.samples):
+            public = slider is self.yaw
+            shown(slider.release(self.render, view_inputs, shown_view, api_name="view" if public else None,
+                                 api_visibility="public" if public else "private", trigger_mode="always_last"))
+        for event in (
             # the seed boxes render on blur, and on Enter (APP_JS leaves the box: one render, not two)
-            seed.blur(render, view_inputs, [view, depth], api_visibility="private", trigger_mode="always_last"),
-            dice.click(randomise, None, seed, api_visibility="private").success(render, view_inputs, [view, depth], api_visibility="private"),
-            preset.input(render, view_inputs, [view, depth], api_visibility="private"),
-            custom.input(render, view_inputs, [view, depth], api_visibility="private"),
-            seed2.blur(render, view_inputs, [view, depth], api_visibility="private", trigger_mode="always_last"),
-            alpha.release(render, view_inputs, [view, depth], api_visibility="private"),
-            regions.input(render, view_inputs, [view, depth], api_visibility="private"),
-        ]
-        for event in restyle:
-            shown(event).success(overlay, overlay_inputs, overlay_img, api_visibility="private")
-        clear_btn.click(None, None, None, js=view_state("mask"), api_visibility="private", queue=False)
-        preset.change(custom_visibility, preset, custom, api_visibility="private")
-        picker.input(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
-        brush_size.release(pick_class, [picker, brush_size], editor, api_visibility="private", queue=False)
-        clear_btn.click(clear_canvas, None, [editor, mask_pose, edit_note], api_visibility="private", queue=False)
-        edit_btn.click(edit_view, [scene, yaw, pitch, *style], [editor, mask_pose, edit_note], api_name="edit_view")
-        # the note under the canvas follows what was put on it last (an edited view, an example, a file, a blank)
-        example.change(example_note, example, edit_note, api_visibility="private", queue=False)
-        id_scheme.input(lambda: "", None, edit_note, api_visibility="private", queue=False)
-        strip_btn.click(views, [scene, fov, size, samples, *style], strip, api_name="views",
-                        concurrency_id="heavy", concurrency_limit=1)
-        video_btn.click(turntable, [scene, path_name, frames, fps, fov, pitch, video_size, samples, *style], video,
-                        api_name="turntable", concurrency_id="heavy", concurrency_limit=1)
-        mesh_btn.click(mesh, [scene, mesh_res, threshold, *style], [model3d, mesh_files], api_name="mesh",
-                       concurrency_id="heavy", concurrency_limit=1)
-    demo.bake_cache = bakes  # the grids this app baked (tests count them)
-    return demo
+            self.seed.blur(self.render, view_inputs, shown_view, trigger_mode="always_last", **private),
+            self.dice.click(self.randomise, None, self.seed, **private).success(self.render, view_inputs, shown_view, **private),
+            self.preset.input(self.render, view_inputs, shown_view, **private),
+            self.custom.input(self.render, view_inputs, shown_view, **private),
+            self.seed2.blur(self.render, view_inputs, shown_view, trigger_mode="always_last", **private),
+            self.alpha.release(self.render, view_inputs, shown_view, **private),
+            self.regions.input(self.render, view_inputs, shown_view, **private),
+        ):
+            with_overlay(event)
+        self.preset.change(self.custom_visibility, self.preset, self.custom, **private)
+        # the canvas: brushes, clearing, the view's labels; the note under it follows what was put on it last
+        self.picker.input(self.pick_class, [self.picker, self.brush_size], self.editor, **quick)
+        self.brush_size.release(self.pick_class, [self.picker, self.brush_size], self.editor, **quick)
+        self.clear_btn.click(None, None, None, js=view_state("mask"), **quick)
+        self.clear_btn.click(self.clear_canvas, None, [self.editor, self.mask_pose, self.edit_note], **quick)
+        self.edit_btn.click(self.edit_view, [self.scene, self.yaw, self.pitch, *style],
+                            [self.editor, self.mask_pose, self.edit_note], api_name="edit_view")
+        self.example.change(self.example_note, self.example, self.edit_note, **quick)
+        self.id_scheme.input(lambda: "", None, self.edit_note, **quick)
+        # exports, one at a time
+        heavy = {"concurrency_id": "heavy", "concurrency_limit": 1}
+        self.strip_btn.click(self.views, [self.scene, self.fov, self.size, self.samples, *style], self.strip,
+                             api_name="views", **heavy)
+        self.video_btn.click(self.turntable, [self.scene, self.path_name, self.frames, self.fps, self.fov, self.pitch,
+                                              self.video_size, self.samples, *style], self.video, api_name="turntable", **heavy)
+        self.mesh_btn.click(self.mesh, [self.scene, self.mesh_res, self.threshold, *style], [self.model3d, self.mesh_files],
+                            api_name="mesh", **heavy)
+
+
+def example_thumbnails(examples: Sequence[Example], folder: Path) -> list[tuple[str, str]]:
+    """The gallery's items: a 128 px thumbnail of each example mask (made once into ``folder``) and its name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for ex in examples:
+        thumb = folder / f"{ex.name}.png"
+        if not thumb.exists():
+            colours = load_mask(ex.path, ex.scheme).to_scheme(ex.scheme).colorize()
+            Image.fromarray(colours).resize((128, 128), Image.NEAREST).save(thumb)
+        items.append((str(thumb), ex.name))
+    return items
+
+
+def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike | None = None) -> gr.Blocks:
+    """The Gradio app around one loaded model (``None``: every action explains how to load one); see :class:`AppPage`."""
+    return AppPage(model, status, workdir).build()
 
 
 def view_state(state: str) -> str:
