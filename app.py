@@ -119,6 +119,9 @@ APP_CSS = f"""
 #intro p {{ margin: 0.2em 0; }}
 #class-picker label {{ padding: 3px 8px !important; }}
 #class-picker .wrap {{ gap: 6px !important; }}
+#style-regions label {{ padding: 2px 6px !important; font-size: var(--text-sm) !important; }}
+#style-regions .wrap {{ gap: 4px !important; }}
+#example-gallery .grid-wrap {{ min-height: 0 !important; height: auto !important; }}
 #render-output img {{ width: 100%; height: {RENDER_BOX - 44}px; object-fit: contain; image-rendering: auto; }}
 #depth-output img, #overlay-output img {{ width: 100%; height: {SMALL_BOX - 44}px; object-fit: contain; }}
 #view-status .view-note {{ display: none; padding: 4px 10px; border-radius: 6px; }}
