@@ -930,7 +930,7 @@ class AppPage:
                                                elem_id="mesh-threshold")
                 self.mesh_btn = gr.Button("Export mesh", elem_id="mesh-button")
                 self.model3d = gr.Model3D(label="Mesh (vertex colours)", elem_id="mesh-output", height=RENDER_BOX)
-                self.mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple")
+                self.mesh_files = gr.File(label="Download (GLB, PLY)", file_count="multiple", elem_id="mesh-files")
 
     def controls_column(self) -> None:
         """The view's controls, the renderer and the style."""

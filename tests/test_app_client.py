@@ -279,3 +279,21 @@ def test_an_implausible_upload_still_renders(served, files):
     client, _ = served
     client.predict(handle_file(str(files["merged_ids"])), "celebamask_hq_raw", api_name="/upload_mask")
     assert _view(client).shape == (64, 64, 3)
+
+
+def test_regional_style_and_edit_at_this_view_through_the_api(served, files):
+    """The region picker and "Edit at this view" are in the API: a style for the hair only is another image than the
+    whole head's; an unknown part gets a message; /edit_view returns the view's labels as a canvas and says so."""
+    client, calls = served
+    client.predict(_canvas(files["face"]), api_name="/encode")
+    whole, hair = _view(client, seed=7), _view(client, seed=7, regions=["hair"])
+    assert not np.array_equal(whole, hair)
+    with pytest.raises(AppError, match="horns"):
+        _view(client, seed=7, regions=["horns"])
+    before = len(calls)
+    canvas, note = client.predict(20, 0, -1, "colour only", [3], -1, 0.5, api_name="/edit_view")
+    assert "yaw 20°" in note and len(calls) == before, "the labels come from the scene: no encoding"
+    shown = _image(canvas["background"])
+    assert shown.shape == (app.EDIT_VIEW_SIZE, app.EDIT_VIEW_SIZE, 3)
+    scheme = get_label_scheme("celebamask_hq_raw")
+    assert len(np.unique(app.load_mask(shown, scheme).labels)) > 1, "the canvas holds the head's parts"

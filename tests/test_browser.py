@@ -338,8 +338,10 @@ def test_a_laptop_window_shows_render_and_result_at_once_and_says_when_the_view_
             viewer, model_area = _model_area(page.locator("#mesh-output canvas").screenshot())
             if model_area.mean() > 0.1:
                 break
+        downloads = "".join(page.locator("#mesh-files").inner_text().split())  # the list breaks names at the dot
         browser.close()
     assert model_area.mean() > 0.1, "the mesh fills part of the viewer"
+    assert "sem2nerf_mesh.glb" in downloads and "sem2nerf_mesh.ply" in downloads, "the vertex-coloured PLY is offered too"
     h, w = styled.shape[:2]
     face = styled[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4].astype(float)  # the middle of a frontal render is the face
     mesh_level, render_level = viewer[model_area].mean(), face.mean()
