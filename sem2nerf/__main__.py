@@ -223,11 +223,11 @@ def _warn_layout(scene, model) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    import numpy as np
     from PIL import Image
 
     from .errors import Sem2NeRFError
     from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
+    from .views import depth_picture, render_images
 
     out = Path(args.out)
     video = out.suffix.lower() == ".mp4"
@@ -246,43 +246,29 @@ def cmd_render(args: argparse.Namespace) -> int:
     except ValueError as err:  # unknown region or style layer names the known ones
         raise Sem2NeRFError(f"--style-{'regions' if 'region' in str(err) else 'layers'}: {err}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    common = {"size": args.size, "samples": args.samples, "seed": args.seed}
-    if args.views == "single":
-        renderer = "baked" if args.renderer == "baked" else "direct"
-        source = model.bake(scene, fov=args.fov) if renderer == "baked" else None
-        view = (lambda **kw: source.render(**kw)) if source is not None else (lambda **kw: model.render(scene, **kw))
-        image, depth = view(yaw=args.yaw, pitch=args.pitch, fov=args.fov, deterministic=args.deterministic,
-                            return_depth=True, **common)
-        tiles = [image]
-        poses = [Pose(args.yaw, args.pitch, model.fov if args.fov is None else args.fov)]
-        if args.depth:
-            near, far = model.ray_start, model.ray_end
-            d = np.clip((far - depth) / (far - near), 0, 1)
-            Image.fromarray((d * 255).astype(np.uint8), mode="L").save(args.depth)
-    else:
-        fov = args.fov if args.fov is not None else model.fov
-        poses = {
-            "preview": lambda: [p._replace(fov=fov) for p in preview_poses(model.domain)],
-            "front": lambda: front_trajectory(args.frames),
-            "orbit": lambda: orbit_trajectory(args.frames, fov=fov),
-        }[args.views]()
-        renderer = args.renderer
-        if renderer == "auto":
-            renderer = "baked" if len(poses) > BAKE_ABOVE_VIEWS else "direct"
-        source = None
-        if renderer == "baked":  # one bake (about one render), then every view from the grid
-            source = model.bake(scene, fov=max(p.fov for p in poses))
-            tiles = source.render_views(poses, deterministic=args.deterministic, **common)
-        else:
-            tiles = model.render_views(scene, poses, deterministic=args.deterministic, **common)
-        if video:
-            from .export import write_video
+    fov = args.fov if args.fov is not None else model.fov
+    poses = {
+        "single": lambda: [Pose(args.yaw, args.pitch, fov)],
+        "preview": lambda: [p._replace(fov=fov) for p in preview_poses(model.domain)],
+        "front": lambda: front_trajectory(args.frames),
+        "orbit": lambda: orbit_trajectory(args.frames, fov=fov),
+    }[args.views]()
+    renderer = args.renderer
+    if renderer == "auto":  # strips and videos of many views: one bake (about one render), then the grid
+        renderer = "baked" if len(poses) > BAKE_ABOVE_VIEWS else "direct"
+    source = model.bake(scene, fov=max(p.fov for p in poses)) if renderer == "baked" else model.view_source(scene)
+    views = render_images(source, poses, args.size, args.samples, args.seed, deterministic=args.deterministic)
+    tiles = [v.image for v in views]
+    if args.depth:
+        depth_picture(views[0].depth, model.ray_start, model.ray_end, colour=False).save(args.depth)
+    if args.labels:
+        _save_labels(model, source, poses, args)
+    if video:
+        from .export import write_video
 
-            write_video(tiles, out, fps=args.fps)
-            print(f"wrote {out} ({len(tiles)} frames of {args.size}x{args.size} at {args.fps:g} fps, {renderer} renderer)")
-            if args.labels:
-                _save_labels(model, source or scene, poses, args)
-            return 0
+        write_video(tiles, out, fps=args.fps)
+        print(f"wrote {out} ({len(tiles)} frames of {args.size}x{args.size} at {args.fps:g} fps, {renderer} renderer)")
+        return 0
     if args.with_mask or args.views == "preview":
         mask_tile = Image.fromarray(scene.mask.colorize()).resize((args.size, args.size), Image.NEAREST)
         tiles = [mask_tile, *tiles]
@@ -291,8 +277,6 @@ def cmd_render(args: argparse.Namespace) -> int:
         strip.paste(tile, (k * args.size, 0))
     strip.save(out)
     print(f"wrote {out} ({len(tiles)} tile{'s' if len(tiles) > 1 else ''} of {args.size}x{args.size}, {renderer} renderer)")
-    if args.labels:
-        _save_labels(model, source or scene, poses, args)
     return 0
 
 
@@ -301,9 +285,12 @@ def _save_labels(model, source, poses, args: argparse.Namespace) -> None:
     import numpy as np
     from PIL import Image
 
-    maps = [model.render_labels(source, p.yaw, p.pitch, p.fov, args.size) for p in poses]
+    from .bake import BakedScene
+
+    labelled = source if isinstance(source, BakedScene) else source.scene  # depth from the grid, or the network
+    maps = [model.render_labels(labelled, p.yaw, p.pitch, p.fov, args.size) for p in poses]
     strip = Image.fromarray(np.concatenate(maps, axis=1), mode="P")
-    scheme = source.scene.mask.scheme if hasattr(source, "grid") else source.mask.scheme
+    scheme = source.scene.mask.scheme
     strip.putpalette(scheme.palette_array().reshape(-1).tolist())
     Path(args.labels).parent.mkdir(parents=True, exist_ok=True)
     strip.save(args.labels)

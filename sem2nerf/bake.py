@@ -30,10 +30,11 @@ from PIL import Image
 
 from .limits import check_finite
 from .renderer import Field, RenderOptions, RenderOutput, evaluate_points, render_poses
+from .trajectories import Pose
+from .views import render_images
 
 if TYPE_CHECKING:
     from .model import Scene, Sem2NeRF
-    from .trajectories import Pose
 
 __all__ = ["BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustum_radius"]
 
@@ -164,22 +165,14 @@ class BakedScene:
                return_depth: bool = False) -> Image.Image | tuple[Image.Image, np.ndarray]:
         """One view as a PIL RGB image (and the depth map on request); arguments as :meth:`Sem2NeRF.render`,
         except ``hierarchical`` (see :meth:`render_options`: one pass of ``2 * samples`` samples by default)."""
-        from .model import Sem2NeRF, to_pil
-        from .trajectories import Pose
-
-        Sem2NeRF._check_view(size, samples)
-        opts = self.render_options(samples, hierarchical=hierarchical, deterministic=deterministic)
-        out = self.render_output([Pose(yaw, pitch, self.fov if fov is None else fov)], size, opts, seed)[0]
-        image = to_pil(out.rgb[0])
-        return (image, out.depth[0].float().cpu().numpy()) if return_depth else image
+        view = render_images(self, [Pose(yaw, pitch, self.fov if fov is None else fov)], size, samples, seed,
+                             hierarchical=hierarchical, deterministic=deterministic)[0]
+        return (view.image, view.depth) if return_depth else view.image
 
     def render_views(self, poses: Sequence[Pose], size: int = 128, samples: int = 24, seed: int | None = 0,
                      **kwargs) -> list[Image.Image]:
         """Several views (e.g. a turntable) as PIL images."""
-        from .model import Sem2NeRF, to_pil
-
-        Sem2NeRF._check_view(size, samples)
-        return [to_pil(o.rgb[0]) for o in self.render_output(poses, size, self.render_options(samples, **kwargs), seed)]
+        return [v.image for v in render_images(self, poses, size, samples, seed, **kwargs)]
 
 
 def _node_points(index: torch.Tensor, nodes: int, radius: float) -> torch.Tensor:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,17 +25,20 @@ from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image
 from torch import nn
 
+from .bake import BakedScene
+from .bake import bake as bake_scene
 from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world
 from .decoder import PiGANDecoder
 from .domains import Domain, get_domain
 from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
-from .limits import Limit, check_finite
+from .limits import check_finite
 from .masks import LabelMask, encoder_input, load_mask
 from .renderer import Field, RenderOptions, RenderOutput, check_seed, render_poses
 from .semantic import LabelField, RegionStyleField, label_image, region_ids
 from .trajectories import Pose
+from .views import DirectView, check_view, render_images, to_pil  # noqa: F401 - to_pil: its old home
 
 __all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "RegionalStyle", "Scene", "Sem2NeRF",
            "preset_style_layers"]
@@ -55,7 +59,6 @@ def preset_style_layers(preset: str, num_film_layers: int) -> list[int]:
         raise ValueError(f"unknown style preset {preset!r}; pick one of {', '.join(STYLE_PRESETS)}")
     last = _OFFICIAL_LAST_FILM_LAYER
     return [num_film_layers - 1 - (last - i) for i in chosen if last - i < num_film_layers]
-_VIEW_SIZE, _VIEW_SAMPLES = Limit(8, 4096, integer=True), Limit(2, 512, integer=True)  # what render() accepts
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 # The settings that decide the shapes of the weights: a config.json without one of them cannot describe its weights
@@ -464,7 +467,7 @@ class Sem2NeRF(
         return scene._labels
 
     @torch.no_grad()
-    def render_labels(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,  # noqa: F821
+    def render_labels(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,
                       fov: float | None = None, size: int = 128, samples: int = LABEL_SAMPLES) -> np.ndarray:
         """The label map of a scene (or of its bake) at a view: ``(size, size)`` uint8 raw ids of the mask's scheme.
 
@@ -472,11 +475,9 @@ class Sem2NeRF(
         else the label of the nearest surface point it does see; background where the view's opacity is below
         one half. A baked scene (:meth:`bake`) renders its depth from the grid.
         """
-        from .bake import BakedScene
-
-        self._check_view(size, samples)
+        check_view(size, samples)
         pose = Pose(yaw, pitch, self.fov if fov is None else fov)
-        if isinstance(scene, BakedScene):
+        if isinstance(scene, BakedScene):  # its depth from the grid, its labels from the scene it was baked from
             if scene.scene is None:
                 raise ValueError("this baked scene does not know the scene it was baked from (bake it with model.bake)")
             out = scene.render_output([pose], size, scene.render_options(samples, deterministic=True))[0]
@@ -486,20 +487,21 @@ class Sem2NeRF(
         c2w = camera_to_world(*angles_to_renderer(pose.yaw, pose.pitch))
         return label_image(self.label_field(scene), c2w, out.depth[0], out.opacity[0], pose.fov)
 
-    def label_mask(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,  # noqa: F821
+    def label_mask(self, scene: Scene | BakedScene, yaw: float = 0.0, pitch: float = 0.0,
                    fov: float | None = None, size: int = 512, samples: int = LABEL_SAMPLES) -> LabelMask:
         """The label map of a view framed as a mask file of the domain: a :class:`LabelMask` of ``size`` pixels
         that :meth:`encode` (with ``pose=(yaw, pitch)``) reads back as that view ("edit from any view").
 
-        The render frame is the domain's crop of a mask (CelebA: the central 80 %), so the view fills that crop;
-        the margin around it continues the labels at its edge (the encoder crops it away again)."""
-        inner = round(size * self.domain.crop_fraction)
-        labels = self.render_labels(scene, yaw, pitch, fov, inner, samples)
-        if inner < size:
-            before = (size - inner) // 2
-            labels = np.pad(labels, ((before, size - inner - before),) * 2, mode="edge")
-        scheme = scene.scene.mask.scheme if hasattr(scene, "grid") else scene.mask.scheme
-        return LabelMask(labels, scheme)
+        The encoder sees a mask's central crop (CelebA: 80 %) at the model's field of view, so the map is rendered
+        at the field of view that crop widens to (15.0 degrees for CelebA's 12): its central crop is the view."""
+        return LabelMask(self.render_labels(scene, yaw, pitch, self.canvas_fov(fov), size, samples),
+                         (scene.scene if isinstance(scene, BakedScene) else scene).mask.scheme)
+
+    def canvas_fov(self, fov: float | None = None) -> float:
+        """The field of view (degrees) of a whole mask file whose domain crop the encoder sees at ``fov`` (default:
+        the model's): ``2 atan(tan(fov / 2) / crop_fraction)``."""
+        half = math.radians(self.fov if fov is None else fov) / 2
+        return math.degrees(2 * math.atan(math.tan(half) / self.domain.crop_fraction))
 
     @torch.no_grad()
     def render_output(
@@ -539,29 +541,20 @@ class Sem2NeRF(
                 (``None``: unseeded). deterministic: no jitter, deterministic importance sampling.
             return_depth: also return the depth along each ray, ``(size, size)`` float32.
         """
-        self._check_view(size, samples)
-        opts = self.render_options(samples, hierarchical=hierarchical, deterministic=deterministic)
-        if chunk_points:
-            opts = opts.with_(chunk_points=chunk_points)
-        out = self.render_output(scene, [Pose(yaw, pitch, self.fov if fov is None else fov)], size, opts, seed)[0]
-        image = to_pil(out.rgb[0])
-        if return_depth:
-            return image, out.depth[0].float().cpu().numpy()
-        return image
+        view = render_images(self.view_source(scene), [Pose(yaw, pitch, self.fov if fov is None else fov)], size,
+                             samples, seed, chunk_points=chunk_points, hierarchical=hierarchical,
+                             deterministic=deterministic)[0]
+        return (view.image, view.depth) if return_depth else view.image
 
     def render_views(
         self, scene: Scene, poses: Sequence[Pose], size: int = 128, samples: int = 24, seed: int | None = 0, **kwargs
     ) -> list[Image.Image]:
         """Render several views (e.g. :func:`~sem2nerf.trajectories.front_trajectory`) as PIL images."""
-        self._check_view(size, samples)
-        opts = self.render_options(samples, **kwargs)
-        return [to_pil(o.rgb[0]) for o in self.render_output(scene, poses, size, opts, seed)]
+        return [v.image for v in render_images(self.view_source(scene), poses, size, samples, seed, **kwargs)]
 
-    @staticmethod
-    def _check_view(size: int, samples: int) -> None:
-        """The library's own bounds (the app and the command line keep to the tighter :mod:`sem2nerf.limits`)."""
-        _VIEW_SIZE.check(size, "image size (pixels)")
-        _VIEW_SAMPLES.check(samples, "samples per ray")
+    def view_source(self, scene: Scene) -> DirectView:
+        """The scene rendered by the network, as a :class:`~sem2nerf.views.ViewSource` (a baked scene is one too)."""
+        return DirectView(self, scene)
 
     # --- Hub I/O --------------------------------------------------------------------------------
 
@@ -677,14 +670,12 @@ class Sem2NeRF(
 
     # --- baking ---------------------------------------------------------------------------------
 
-    def bake(self, scene: Scene, **kwargs) -> BakedScene:  # noqa: F821 - sem2nerf.bake is imported when called
+    def bake(self, scene: Scene, **kwargs) -> BakedScene:
         """Bake a scene into a radiance grid that renders new views in a fraction of a direct render's time.
 
         Keyword arguments go to :func:`sem2nerf.bake.bake` (``resolution``, ``fov``, ``levels``...).
         """
-        from .bake import bake
-
-        return bake(self, scene, **kwargs)
+        return bake_scene(self, scene, **kwargs)
 
 
 def name_list(items: Sequence[str], limit: int = 10) -> str:
@@ -720,7 +711,3 @@ def load_state_strictly(module: nn.Module, state: dict[str, torch.Tensor], stric
     module.load_state_dict(state, strict=strict)
 
 
-def to_pil(rgb: torch.Tensor) -> Image.Image:
-    """``(3, H, W)`` in [-1, 1] -> PIL RGB (the official rounding: x * 127.5 + 128, clamped)."""
-    arr = (rgb.detach().float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(arr, mode="RGB")

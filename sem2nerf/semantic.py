@@ -5,7 +5,8 @@ lifts them into 3D with the field's own depth: every pixel of the mask's view th
 labelled surface point. A point anywhere takes
 
 * the label of the mask pixel it projects to, when the mask's view sees it (it lies in front of, or within
-  :data:`VISIBILITY_TOLERANCE` behind, the surface seen through that pixel, and that pixel is labelled), else
+  :data:`VISIBILITY_TOLERANCE` behind, the surface seen through that pixel): matter seen through a *background*
+  pixel is backdrop, and labelled background, else
 * the label of the nearest labelled surface point (the back of the head takes the hair at its outline, the side
   of the face the skin or ear next to it).
 
@@ -53,7 +54,8 @@ class LabelField:
     Build it with :meth:`from_field`. Attributes:
         labels: ``(R, R)`` uint8 framed mask at the mask's view (ids of ``scheme``).
         scheme: the label scheme of the ids.
-        depth, seen: ``(R, R)`` depth along each pixel's ray and whether it holds a labelled surface point.
+        depth, seen: ``(R, R)`` depth along each pixel's ray and whether it meets a surface (a labelled point,
+            background included).
         points, point_labels: the labelled surface points ``(N, 3)`` (world) and their labels ``(N,)``.
     """
 
@@ -64,7 +66,7 @@ class LabelField:
         size = self.labels.shape[0]
         opacity = opacity.detach().float().cpu().reshape(size, size)
         self.depth = surface_depth(depth, opacity).reshape(size, size)
-        self.seen = (opacity >= SURFACE_OPACITY) & torch.from_numpy(self.labels != scheme.background)
+        self.seen = opacity >= SURFACE_OPACITY  # background pixels too: matter seen there is backdrop
         self.cam2world = cam2world.detach().float().cpu().reshape(4, 4)
         self.focal = 1.0 / math.tan(math.radians(float(fov)) / 2.0)
         dirs = ray_directions(size, size, fov) @ self.cam2world[:3, :3].T

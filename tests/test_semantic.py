@@ -75,16 +75,16 @@ def test_a_baked_scene_gives_the_same_labels(model, scenes):
 
 def test_edit_from_any_view_round_trip_gives_back_the_same_head(model, scenes):
     """Labels at yaw +-30 framed as a mask file -> encode at that pose -> frontal render: much closer to the head's
-    own frontal render than another head is (under 3/4 of the mean difference between heads), and closest to its own."""
+    own frontal render than another head is (under half the mean difference between heads), and closest to its own."""
     own = {name: frontal(model, s) for name, s in scenes.items()}
     between = np.mean([np.abs(own[a] - own[b]).mean() for a, b in itertools.combinations(own, 2)])
-    for name, yaw in (("synth01", 30), ("synth02", -30), ("synth03", 30)):
+    for name, yaw in (("synth01", 30), ("synth01", -30), ("synth02", 30), ("synth02", -30)):  # frontal masks
         mask = model.label_mask(scenes[name], yaw, 0, size=320)
         assert mask.labels.shape == (320, 320)
         back = frontal(model, model.encode(mask, pose=(yaw, 0)))
         distances = {other: np.abs(back - img).mean() for other, img in own.items()}
         assert min(distances, key=distances.get) == name, distances
-        assert distances[name] < 0.75 * between, (name, distances[name], between)
+        assert distances[name] < 0.5 * between, (name, distances[name], between)
 
 
 def test_regional_style_changes_the_named_region_far_more_than_the_rest(model, scenes):
