@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import gradio as gr
 import numpy as np
 import torch
@@ -73,6 +72,7 @@ from sem2nerf.limits import (
 from sem2nerf.masks import SNAP_TRUSTED_DISTANCE, frame_to_domain, open_image
 from sem2nerf.model import STYLE_PRESETS as PRESET_LAYERS
 from sem2nerf.model import preset_style_layers
+from sem2nerf.views import depth_picture
 
 MODEL_ENV = "SEM2NERF_MODEL"
 NO_MODEL = (
@@ -395,10 +395,9 @@ def max_mesh_resolution(model: Sem2NeRF | None) -> int:
 
 
 def canvas_fov(model: Sem2NeRF) -> float:
-    """The field of view of a canvas as the encoder reads it: the model's, widened by the domain's crop (the encoder
-    sees the central 80 % of a CelebAMask-HQ mask, so a canvas covers 15.0 degrees for the model's 12)."""
-    half = math.radians(model.fov) / 2
-    return math.degrees(2 * math.atan(math.tan(half) / model.domain.crop_fraction))
+    """The field of view of a canvas as the encoder reads it (:meth:`Sem2NeRF.canvas_fov`: the model's, widened by
+    the domain's crop, 15.0 degrees for the model's 12)."""
+    return model.canvas_fov()
 
 
 def view_mask(model: Sem2NeRF, scene: Scene | BakedScene, yaw: float, pitch: float, size: int = EDIT_VIEW_SIZE) -> LabelMask:
@@ -611,10 +610,8 @@ def render_poses(
 
 
 def depth_image(depth: np.ndarray, near: float, far: float) -> Image.Image:
-    """A depth map as a colour image (inferno: near is bright)."""
-    d = np.clip((far - depth) / (far - near), 0.0, 1.0)
-    bgr = cv2.applyColorMap((d * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    """A depth map as a colour image (inferno: near is bright; :func:`sem2nerf.views.depth_picture`)."""
+    return depth_picture(depth, near, far)
 
 
 def mask_overlay(mask: LabelMask, render: Image.Image, domain: Domain, opacity: float = 0.45) -> Image.Image:
