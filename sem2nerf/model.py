@@ -38,7 +38,7 @@ from .masks import LabelMask, encoder_input, load_mask
 from .renderer import Field, RenderOptions, RenderOutput, check_seed, render_poses
 from .semantic import LabelField, RegionStyleField, label_image, region_ids
 from .trajectories import Pose
-from .views import DirectView, check_view, render_images, to_pil  # noqa: F401 - to_pil: its old home
+from .views import DirectView, check_view, render_images
 
 __all__ = ["DEFAULT_STYLE_LAYERS", "STYLE_PRESETS", "TEXTURE_STYLE_LAYERS", "RegionalStyle", "Scene", "Sem2NeRF",
            "preset_style_layers"]

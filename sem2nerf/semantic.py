@@ -90,7 +90,7 @@ class LabelField:
 
     @property
     def empty(self) -> bool:
-        """True when no pixel of the mask's view holds a labelled surface (every point is background)."""
+        """True when the mask's view meets no surface at all (every point is then background)."""
         return len(self.points) == 0
 
     def label_points(self, points: torch.Tensor) -> torch.Tensor:

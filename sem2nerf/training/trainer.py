@@ -25,9 +25,9 @@ from PIL import Image
 from ..camera import PatchSchedule, sample_patch_pattern
 from ..domains import get_domain
 from ..labels import get_label_scheme
-from ..model import to_pil
 from ..renderer import render_poses
 from ..trajectories import Pose
+from ..views import to_pil
 from .checkpoints import resolve_resume, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .data import MaskImageDataset, StepBatchSampler
