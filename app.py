@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import hashlib
 import json
 import math
 import os
 import random
 import tempfile
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,8 +43,9 @@ from sem2nerf import (
     load_mask,
     orbit_trajectory,
     preview_poses,
+    sweep_trajectory,
 )
-from sem2nerf.bake import BakedScene, frustum_radius
+from sem2nerf.bake import BakeCache, BakedScene
 from sem2nerf.domains import Domain
 from sem2nerf.errors import MaskError, ModelLoadError
 from sem2nerf.export import DEFAULT_MESH_THRESHOLD, extract_mesh, save_mesh, write_video
@@ -90,8 +88,8 @@ TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
 OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
 RENDERERS = ("baked grid (fast)", "direct (exact)")
 BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB against a direct render
-# Baked grids kept in memory, by size (least recently used first out): a grid of BAKE_RESOLUTION cells is
-# 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so about four of them.
+# Baked grids kept in memory (sem2nerf.bake.BakeCache), by size (least recently used first out): a grid of
+# BAKE_RESOLUTION cells is 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so about four.
 BAKE_CACHE_BYTES = 144 * 2**20
 WHITE_LEVEL = 250  # editor pixels with every channel at least this bright are blank canvas (not in the palette)
 VIEW_SIZE = 256  # the view's default side: on 2 CPU cores a baked view takes ~0.11 s at 256 (the first, with the
@@ -299,7 +297,7 @@ def mask_from_file(path: str | os.PathLike, id_scheme: str, domain: Domain) -> L
 
     ``id_scheme`` names the scheme of the file's label ids (the domain's raw or merged scheme);
     coloured masks are recognised by themselves. Merged ids are shown with the first raw class
-    of each merged class (e.g. merged "eye" as "l_eye"), which encodes identically.
+    of each merged class (e.g. merged "eye" as "l_eye", :meth:`LabelScheme.unmerge`), which encodes identically.
     """
     path = Path(path)
     # Refused from the header before decoding, then decoded once (messages name only the file, never the server's
@@ -310,10 +308,7 @@ def mask_from_file(path: str | os.PathLike, id_scheme: str, domain: Domain) -> L
         return mask
     if raw.merge_into != mask.scheme.name:
         raise MaskError(f"scheme {id_scheme!r} is not used by this model; pick {raw.name!r} or {raw.merge_into!r}")
-    first_raw = np.zeros(mask.scheme.num_classes, np.uint8)
-    for raw_id in reversed(range(raw.num_classes)):
-        first_raw[raw.merge_map[raw_id]] = raw_id
-    return LabelMask(first_raw[mask.labels], raw)
+    return LabelMask(raw.unmerge(mask.labels), raw)
 
 
 @dataclass(frozen=True)
@@ -502,96 +497,6 @@ def accept_layer_strings(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
     return group
 
 
-class BakeCache:
-    """Baked grids (:mod:`sem2nerf.bake`) of the scenes rendered last, so that view changes, turntables and meshes
-    sample a grid instead of the network.
-
-    Grids are keyed by the scene's codes (content-addressed: a visitor only ever gets the grid of a scene with
-    exactly their codes). The cache holds the :class:`BakedScene` objects (a ``(4, N+1, N+1, N+1)`` float32 grid
-    each, on the model's device) and is bounded by their memory, ``max_bytes`` in all: the least recently used
-    go first, and a grid larger than the whole budget is used for its request but not kept. A grid baked for a
-    narrower field of view than asked for is baked again over the larger cube.
-    """
-
-    def __init__(self, max_bytes: int = BAKE_CACHE_BYTES, resolution: int = BAKE_RESOLUTION) -> None:
-        self.max_bytes, self.resolution = int(max_bytes), resolution
-        self._grids: OrderedDict[str, BakedScene] = OrderedDict()
-        self._lock = threading.Lock()
-        self.bakes = 0  # how many grids were baked (for tests and logs)
-
-    @staticmethod
-    def grid_bytes(baked: BakedScene) -> int:
-        """Memory held by one baked grid: its tensors' storage (the grid, which its field shares), counted once."""
-        storages = {}
-        for t in (baked.grid, baked.field.grid):
-            storage = t.untyped_storage()
-            storages[storage.data_ptr()] = storage.nbytes()
-        return sum(storages.values())
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the cached grids now (at most ``max_bytes``)."""
-        with self._lock:
-            return sum(self.grid_bytes(b) for b in self._grids.values())
-
-    @staticmethod
-    def key(scene: Scene) -> str:
-        """A digest of the scene's latent codes; for a regional style also of its codes, its regions and what its
-        labels are made from (the mask and its pose): the same codes styled in other parts are another field."""
-        digest = hashlib.sha1()
-        codes = [scene.frequencies, scene.phase_shifts]
-        if scene.regional is not None:
-            codes += [scene.regional.frequencies, scene.regional.phase_shifts]
-        for t in codes:
-            digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-        if scene.regional is not None:
-            digest.update(json.dumps({"regions": list(scene.regional.regions), "pose": scene.pose}).encode())
-            if scene.mask is not None:
-                digest.update(np.ascontiguousarray(scene.mask.labels).tobytes())
-        return digest.hexdigest()
-
-    def peek(self, model: Sem2NeRF, scene: Scene, fov: float) -> BakedScene | None:
-        """The cached grid of the scene covering ``fov``, or ``None`` (never bakes)."""
-        key = self.key(scene)
-        with self._lock:
-            hit = self._grids.get(key)
-            if hit is not None and hit.radius >= frustum_radius(max(float(fov), model.fov), model.ray_end) - 1e-9:
-                self._grids.move_to_end(key)
-                return hit
-        return None
-
-    @staticmethod
-    def release_freed() -> None:
-        """Hand the heap memory freed since the last call back to the system (0.5-8 ms). glibc keeps freed blocks
-        (a bake's 8-32 MB chunks, a render's buffers) in its arenas: without this the server's RSS grew ~90 MB per
-        60 bakes with a constant number of live tensors (docs/load.md). No-op without glibc."""
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-
-    def get(self, model: Sem2NeRF, scene: Scene, fov: float, progress: Callable[[float], None] | None = None) -> BakedScene:
-        """The scene's grid covering views up to ``fov`` degrees, baked now if not cached."""
-        self.release_freed()  # what the requests before this one freed (a bake frees ~100 MB of chunks)
-        wide = max(float(fov), model.fov)
-        key = self.key(scene)
-        hit = self.peek(model, scene, fov)
-        if hit is not None:
-            return hit
-        baked = model.bake(scene, resolution=self.resolution, fov=wide, progress=progress)
-        size = self.grid_bytes(baked)
-        with self._lock:
-            self.bakes += 1
-            self._grids.pop(key, None)
-            if size > self.max_bytes:
-                return baked
-            held = sum(self.grid_bytes(b) for b in self._grids.values())
-            while self._grids and held + size > self.max_bytes:
-                held -= self.grid_bytes(self._grids.popitem(last=False)[1])
-            self._grids[key] = baked
-        return baked
-
-
 def render_poses(
     model: Sem2NeRF, scene: Scene, poses: Sequence[Pose], size: int, samples: int,
     progress: Callable[[float], None] | None = None, baked: BakedScene | None = None,
@@ -637,14 +542,15 @@ def tile(images: Sequence[Image.Image]) -> Image.Image:
 
 
 def trajectory(name: str, frames: int, fov: float, pitch: float = 0.0) -> list[Pose]:
-    """Turntable poses: the official front wobble, a yaw sweep (+-35 degrees and back) or a full orbit."""
+    """Turntable poses by the name shown in the app (:data:`TRAJECTORIES`): the official front wobble, a yaw sweep
+    (+-35 degrees and back) or a full orbit (:mod:`sem2nerf.trajectories`)."""
     frames = int(frames)
     if frames < 2:
         raise ValueError("a turntable needs at least 2 frames")
     if name == TRAJECTORIES[0]:
         return front_trajectory(frames)
     if name == TRAJECTORIES[1]:
-        return [Pose(35.0 * math.sin(2 * math.pi * i / frames), pitch, fov) for i in range(frames)]
+        return sweep_trajectory(frames, pitch=pitch, fov=fov)
     if name == TRAJECTORIES[2]:
         return orbit_trajectory(frames, fov=fov, pitch=pitch)
     raise ValueError(f"unknown trajectory {name!r}; pick one of {', '.join(TRAJECTORIES)}")
@@ -681,7 +587,7 @@ class AppPage:
         self.domain = model.domain if model is not None else get_domain("celebamask_hq")
         self.scheme = drawing_scheme(self.domain)
         self.root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
-        self.bakes = BakeCache()
+        self.bakes = BakeCache(BAKE_CACHE_BYTES, BAKE_RESOLUTION)
         self.examples = load_examples(self.domain)
         self.by_name = {ex.name: ex for ex in self.examples}
         self.gallery_items = example_thumbnails(self.examples, self.root / "examples")

@@ -15,7 +15,7 @@ from .masks import LabelMask, encoder_input, load_mask
 from .model import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, Scene, Sem2NeRF
 from .pretrained import DEFAULT_MODEL, DEFAULT_MODEL_DIR
 from .renderer import RenderOptions
-from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses
+from .trajectories import Pose, front_trajectory, orbit_trajectory, preview_poses, sweep_trajectory
 
 __version__ = "0.1.0"
 
@@ -45,5 +45,6 @@ __all__ = [
     "preview_poses",
     "read_pose_file",
     "register_label_scheme",
+    "sweep_trajectory",
     "write_pose_file",
 ]

@@ -13,12 +13,19 @@ trilinear grid).
     baked = model.bake(scene)                   # or bake(model, scene)
     image = baked.render(yaw=20, pitch=-5)      # a PIL image, like model.render
     sigma = baked.density                       # (N, N, N) raw density over baked.coordinates (x, y, z)
+    cache = BakeCache(max_bytes=2**27)          # grids by scene, least recently used out past 128 MiB
+    baked = cache.get(model, scene, fov=12.0)   # baked once, then the same grid
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import json
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,7 +43,7 @@ from .views import render_images
 if TYPE_CHECKING:
     from .model import Scene, Sem2NeRF
 
-__all__ = ["BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustum_radius"]
+__all__ = ["BakeCache", "BakeStats", "BakedScene", "GridField", "bake", "bake_field", "frustum_radius"]
 
 # Optical depths (sigma x length) that decide which coarse cells are refined: a cell whose corners
 # differ by less than SMOOTH_DEPTH is smooth enough for trilinear upsampling, and a cell that lies
@@ -294,3 +301,95 @@ def bake(model: Sem2NeRF, scene: Scene, resolution: int = 128, *, fov: float | N
     grid, stats = bake_field(model.field(scene), radius, resolution, levels=levels, margin=margin,
                              chunk_points=chunk_points, progress=progress, sphere=radius)
     return BakedScene(grid, radius, model.fov, model.ray_start, model.ray_end, stats, scene)
+
+
+class BakeCache:
+    """Baked grids of the scenes rendered last, so that view changes, turntables and meshes sample a grid instead
+    of the network (the app's cache).
+
+    Grids are keyed by the scene's codes (content-addressed: a visitor only ever gets the grid of a scene with
+    exactly their codes). The cache holds the :class:`BakedScene` objects (a ``(4, N+1, N+1, N+1)`` float32 grid
+    each, on the model's device) and is bounded by their memory, ``max_bytes`` in all: the least recently used
+    go first, and a grid larger than the whole budget is used for its request but not kept. A grid baked for a
+    narrower field of view than asked for is baked again over the larger cube. ``resolution``: cells per axis of
+    each grid baked (:func:`bake`). The model only needs ``fov``, ``ray_end`` and ``bake(scene, resolution=,
+    fov=, progress=)`` (a :class:`~sem2nerf.model.Sem2NeRF`).
+    """
+
+    def __init__(self, max_bytes: int, resolution: int = 128) -> None:
+        self.max_bytes, self.resolution = int(max_bytes), resolution
+        self._grids: OrderedDict[str, BakedScene] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bakes = 0  # how many grids were baked (for tests and logs)
+
+    @staticmethod
+    def grid_bytes(baked: BakedScene) -> int:
+        """Memory held by one baked grid: its tensors' storage (the grid, which its field shares), counted once."""
+        storages = {}
+        for t in (baked.grid, baked.field.grid):
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return sum(storages.values())
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached grids now (at most ``max_bytes``)."""
+        with self._lock:
+            return sum(self.grid_bytes(b) for b in self._grids.values())
+
+    @staticmethod
+    def key(scene: Scene) -> str:
+        """A digest of the scene's latent codes; for a regional style also of its codes, its regions and what its
+        labels are made from (the mask and its pose): the same codes styled in other parts are another field."""
+        digest = hashlib.sha1()
+        codes = [scene.frequencies, scene.phase_shifts]
+        if scene.regional is not None:
+            codes += [scene.regional.frequencies, scene.regional.phase_shifts]
+        for t in codes:
+            digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+        if scene.regional is not None:
+            digest.update(json.dumps({"regions": list(scene.regional.regions), "pose": scene.pose}).encode())
+            if scene.mask is not None:
+                digest.update(np.ascontiguousarray(scene.mask.labels).tobytes())
+        return digest.hexdigest()
+
+    def peek(self, model: Sem2NeRF, scene: Scene, fov: float) -> BakedScene | None:
+        """The cached grid of the scene covering ``fov``, or ``None`` (never bakes)."""
+        key = self.key(scene)
+        with self._lock:
+            hit = self._grids.get(key)
+            if hit is not None and hit.radius >= frustum_radius(max(float(fov), model.fov), model.ray_end) - 1e-9:
+                self._grids.move_to_end(key)
+                return hit
+        return None
+
+    @staticmethod
+    def release_freed() -> None:
+        """Hand the heap memory freed since the last call back to the system (0.5-8 ms). glibc keeps freed blocks
+        (a bake's 8-32 MB chunks, a render's buffers) in its arenas: without this the server's RSS grew ~90 MB per
+        60 bakes with a constant number of live tensors (docs/load.md). No-op without glibc."""
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+    def get(self, model: Sem2NeRF, scene: Scene, fov: float, progress: Callable[[float], None] | None = None) -> BakedScene:
+        """The scene's grid covering views up to ``fov`` degrees, baked now if not cached."""
+        self.release_freed()  # what the requests before this one freed (a bake frees ~100 MB of chunks)
+        wide = max(float(fov), model.fov)
+        key = self.key(scene)
+        hit = self.peek(model, scene, fov)
+        if hit is not None:
+            return hit
+        baked = model.bake(scene, resolution=self.resolution, fov=wide, progress=progress)
+        size = self.grid_bytes(baked)
+        with self._lock:
+            self.bakes += 1
+            self._grids.pop(key, None)
+            if size > self.max_bytes:
+                return baked
+            held = sum(self.grid_bytes(b) for b in self._grids.values())
+            while self._grids and held + size > self.max_bytes:
+                held -= self.grid_bytes(self._grids.popitem(last=False)[1])
+            self._grids[key] = baked
+        return baked

@@ -68,6 +68,18 @@ class LabelScheme:
             return labels
         return np.asarray(self.merge_map, dtype=np.uint8)[labels]
 
+    def unmerge(self, labels: np.ndarray) -> np.ndarray:
+        """Map ids of ``merge_into`` back to this scheme's: each merged class to the first of its classes here
+        (CelebAMask-HQ's merged "eyes" -> raw "l_eye"), which :meth:`merge` maps back, so a mask encodes the same.
+        Identity for a scheme without ``merge_into``; a merged class that no class here maps onto becomes id 0.
+        """
+        if self.merge_map is None:
+            return labels
+        first = np.zeros(get_label_scheme(self.merge_into).num_classes, np.uint8)
+        for raw_id in reversed(range(self.num_classes)):
+            first[self.merge_map[raw_id]] = raw_id
+        return first[labels]
+
     def colorize(self, labels: np.ndarray) -> np.ndarray:
         """Label ids ``(H, W)`` -> palette colours ``(H, W, 3)`` uint8."""
         return self.palette_array()[labels]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from .domains import Domain, get_domain
 
-__all__ = ["Pose", "front_trajectory", "orbit_trajectory", "preview_poses"]
+__all__ = ["Pose", "front_trajectory", "orbit_trajectory", "preview_poses", "sweep_trajectory"]
 
 
 class Pose(NamedTuple):
@@ -34,6 +34,13 @@ def front_trajectory(num_frames: int = 36) -> list[Pose]:
 def orbit_trajectory(num_frames: int = 36, fov: float = 12.0, pitch: float = -45.0) -> list[Pose]:
     """A full turn around the subject. The official orbit uses renderer pitch pi/4 (public -45, from above)."""
     return [Pose(yaw=-360.0 * i / num_frames, pitch=pitch, fov=fov) for i in range(num_frames)]
+
+
+def sweep_trajectory(num_frames: int = 36, amplitude: float = 35.0, pitch: float = 0.0, fov: float = 12.0) -> list[Pose]:
+    """A yaw sweep (the app's turntable): ``yaw = amplitude * sin(2 pi i / num_frames)``, from frontal to
+    +``amplitude`` degrees, back through frontal to -``amplitude`` and towards frontal again (the last frame is the
+    one before the first, so the path loops), at a fixed pitch and field of view."""
+    return [Pose(amplitude * math.sin(2 * math.pi * i / num_frames), pitch, fov) for i in range(num_frames)]
 
 
 def preview_poses(domain: str | Domain = "celebamask_hq") -> list[Pose]:

@@ -9,7 +9,7 @@ from conftest import face_mask
 from PIL import Image
 
 import app
-from sem2nerf import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, MaskError, get_domain, get_label_scheme
+from sem2nerf import DEFAULT_STYLE_LAYERS, TEXTURE_STYLE_LAYERS, MaskError, get_domain, get_label_scheme, sweep_trajectory
 
 CELEBA = get_domain("celebamask_hq")
 RAW = get_label_scheme("celebamask_hq_raw")
@@ -81,6 +81,7 @@ def test_examples_come_with_their_annotated_pose():
 def test_turntable_paths():
     sweep = app.trajectory("yaw sweep", 8, 12.0)
     assert len(sweep) == 8 and sweep[0].yaw == 0 and max(p.yaw for p in sweep) == pytest.approx(35)
+    assert app.trajectory("yaw sweep", 8, 15.0, pitch=-5.0) == sweep_trajectory(8, pitch=-5.0, fov=15.0)
     assert len(app.trajectory("front (official wobble)", 5, 12.0)) == 5
     assert [p.yaw for p in app.trajectory("orbit", 4, 12.0)] == [0, -90, -180, -270]
     with pytest.raises(ValueError, match="at least 2"):

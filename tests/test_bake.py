@@ -1,12 +1,13 @@
 """Baked radiance grids: fidelity to direct renders, coarse-to-fine savings, grid layout, the model API."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from conftest import face_mask
 
-from sem2nerf.bake import BakedScene, bake_field, frustum_radius
+from sem2nerf.bake import BakeCache, BakedScene, bake_field, frustum_radius
 from sem2nerf.camera import angles_to_renderer, camera_to_world, ray_directions
 from sem2nerf.renderer import RenderOptions, render_image
 from sem2nerf.trajectories import Pose
@@ -127,3 +128,60 @@ def test_model_bake_renders_like_the_model(tiny_model):
     frames = baked.render_views([Pose(0.0, 0.0, 12.0), Pose(20.0, 0.0, 17.0)], size=16)
     assert [f.size for f in frames] == [(16, 16), (16, 16)]
     assert baked.radius == pytest.approx(frustum_radius(tiny_model.fov, tiny_model.ray_end))
+
+
+class BallModel:
+    """The least a BakeCache needs of a model: ``fov``, ``ray_end`` and ``bake`` (here the ball, at the asked fov)."""
+
+    fov, ray_start, ray_end = 12.0, 0.88, 1.12
+
+    def __init__(self):
+        self.baked_fovs = []
+
+    def bake(self, scene, resolution, fov, progress=None):
+        self.baked_fovs.append(fov)
+        radius = frustum_radius(fov, self.ray_end)
+        grid, stats = bake_field(smooth_ball, radius, resolution, levels=1)
+        return BakedScene(grid, radius, self.fov, self.ray_start, self.ray_end, stats)
+
+
+def code_scene(value, regional=None):
+    """A stand-in scene: the cache reads only its codes (and a regional style's)."""
+    return SimpleNamespace(frequencies=torch.full((1, 4), float(value)), phase_shifts=torch.zeros(1, 4),
+                           regional=regional, pose=None, mask=None)
+
+
+def test_bake_cache_keeps_the_least_recently_used_out_of_its_byte_budget():
+    model, a, b, c = BallModel(), code_scene(1), code_scene(2), code_scene(3)
+    one = BakeCache.grid_bytes(model.bake(a, 8, 12.0))
+    assert one == 4 * 9**3 * 4, "a 8-cell grid: 4 x 9^3 float32, its field's shared storage counted once"
+    model.baked_fovs.clear()
+    cache = BakeCache(max_bytes=int(2.5 * one), resolution=8)
+    grid_a = cache.get(model, a, 12.0)
+    assert grid_a.resolution == 8 and cache.get(model, a, 12.0) is grid_a and cache.bakes == 1, "the second get hits"
+    cache.get(model, b, 12.0)
+    assert cache.peek(model, a, 12.0) is grid_a  # a is now the most recently used
+    cache.get(model, c, 12.0)
+    assert cache.bakes == 3 and cache.nbytes == 2 * one <= cache.max_bytes
+    assert cache.peek(model, b, 12.0) is None, "the least recently used went first"
+    assert cache.peek(model, a, 12.0) is grid_a and cache.peek(model, c, 12.0) is not None
+    assert cache.bakes == 3 and len(model.baked_fovs) == 3, "peek never bakes"
+    big = BakeCache(max_bytes=one - 1, resolution=8)
+    assert big.get(model, a, 12.0).resolution == 8 and big.nbytes == 0 and big.peek(model, a, 12.0) is None
+
+
+def test_bake_cache_bakes_again_for_a_wider_field_of_view_and_keys_by_codes():
+    model, scene = BallModel(), code_scene(1)
+    cache = BakeCache(max_bytes=2**20, resolution=8)
+    narrow = cache.get(model, scene, 6.0)
+    assert model.baked_fovs == [12.0], "never narrower than the model's own field of view"
+    assert cache.peek(model, scene, 20.0) is None
+    wide = cache.get(model, scene, 20.0)
+    assert model.baked_fovs == [12.0, 20.0] and wide.radius > narrow.radius and cache.nbytes == BakeCache.grid_bytes(wide)
+    assert cache.get(model, scene, 12.0) is wide and cache.bakes == 2, "the wider grid serves narrower views"
+    assert BakeCache.key(code_scene(1)) == BakeCache.key(scene) != BakeCache.key(code_scene(1.0001))
+    regional = SimpleNamespace(frequencies=torch.ones(1, 4), phase_shifts=torch.zeros(1, 4), regions=("hair",))
+    assert BakeCache.key(code_scene(1, regional)) != BakeCache.key(scene)
+    other = SimpleNamespace(frequencies=torch.ones(1, 4), phase_shifts=torch.zeros(1, 4), regions=("skin",))
+    assert BakeCache.key(code_scene(1, other)) != BakeCache.key(code_scene(1, regional)), "styled in other parts"
+    BakeCache.release_freed()  # hands freed heap back (a no-op without glibc); never raises

@@ -54,3 +54,23 @@ def test_register_and_reject_bad_schemes():
         get_label_scheme("no_such_scheme")
     with pytest.raises(ValueError, match="unknown scheme"):
         register_label_scheme(LabelScheme("x", ("a",), ((0, 0, 0),), merge_into="nope", merge_map=(0,)))
+
+
+def test_unmerge_takes_each_merged_class_to_its_first_raw_class():
+    raw = get_label_scheme("celebamask_hq_raw")
+    merged = get_label_scheme(raw.merge_into)
+    ids = np.arange(merged.num_classes, dtype=np.uint8)
+    back = raw.unmerge(ids)
+    assert back.dtype == np.uint8 and np.array_equal(raw.merge(back), ids), "merge undoes unmerge"
+    names = [raw.class_names[i] for i in back]
+    assert names[merged.class_id("eyes")] == "l_eye" and names[merged.class_id("brows")] == "l_brow"
+    assert names[merged.class_id("ears")] == "l_ear" and names[merged.class_id("hair")] == "hair"
+    image = np.array([[merged.class_id("eyes"), 0], [merged.class_id("cloth"), merged.class_id("skin")]], np.uint8)
+    assert raw.unmerge(image).tolist() == [[raw.class_id("l_eye"), 0], [raw.class_id("cloth"), raw.class_id("skin")]]
+    cat = get_label_scheme("catmask_raw")  # merged background is raw 0 (not limbus, back, ... which also merge to 0)
+    assert np.array_equal(cat.merge(cat.unmerge(np.arange(8, dtype=np.uint8))), np.arange(8))
+    assert cat.unmerge(np.array([0, 1], np.uint8)).tolist() == [0, cat.class_id("head")]
+    assert merged.unmerge(ids) is ids, "a scheme without merge_into keeps its ids"
+    partial = LabelScheme("partial", ("background", "hair"), ((0, 0, 0), (0, 0, 204)),
+                          merge_into="celebamask_hq_merged", merge_map=(0, 10))  # not registered: needs no registry entry
+    assert partial.unmerge(ids).tolist() == [0] * 10 + [1] + [0] * 5, "a merged class without a raw class becomes 0"
