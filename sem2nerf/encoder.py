@@ -26,11 +26,12 @@ __all__ = ["REGION_STATS_PER_CLASS", "SwinEncoder", "region_statistics"]
 REGION_STATS_PER_CLASS = 5  # area fraction, centroid x and y, spread x and y
 
 
-def region_statistics(maps: torch.Tensor) -> torch.Tensor:
+def region_statistics(maps: torch.Tensor, grid: int = 0) -> torch.Tensor:
     """Per-class shape statistics of ``(B, C, H, W)`` class maps (one-hot or soft): ``(B, 5 C)``, the area
     fractions of the C classes, then their centroids x, then y, then their spreads (standard deviations) in x,
     then in y, in image coordinates from -1 (left/top) to 1 (right/bottom). A class absent from an image has
-    centroid and spread 0."""
+    centroid and spread 0. With ``grid`` ``G > 0`` each class's coverage of a ``G x G`` grid of cells follows
+    (the fraction of each cell it covers, class by class, rows top to bottom): ``(B, (5 + G^2) C)``."""
     if maps.ndim != 4:
         raise ValueError(f"region_statistics expects (B, C, H, W) class maps, got shape {tuple(maps.shape)}")
     maps = maps.float()
@@ -44,7 +45,12 @@ def region_statistics(maps: torch.Tensor) -> torch.Tensor:
     var_y = (maps * (ys - cy[..., None, None]).pow(2)).sum((2, 3)) / denom
     present = (mass > 0).to(maps.dtype)
     spread_x, spread_y = var_x.clamp_min(0).add(1e-12).sqrt() * present, var_y.clamp_min(0).add(1e-12).sqrt() * present
-    return torch.cat((mass / (h * w), cx * present, cy * present, spread_x, spread_y), 1)
+    stats = torch.cat((mass / (h * w), cx * present, cy * present, spread_x, spread_y), 1)
+    if grid < 0 or grid > min(h, w):
+        raise ValueError(f"region_statistics: grid must be between 0 and the map side {min(h, w)}, got {grid}")
+    if grid:
+        stats = torch.cat((stats, torch.nn.functional.adaptive_avg_pool2d(maps, grid).flatten(1)), 1)
+    return stats
 
 
 class SwinEncoder(SwinTransformer):
@@ -55,7 +61,7 @@ class SwinEncoder(SwinTransformer):
         code_dim: length of each of the two outputs (9 x 256 = 2304 for the official decoder).
         img_size, patch_size, embed_dim, depths, num_heads, window_size, drop_path_rate: timm's Swin arguments.
         region_classes: with ``N > 0``, also a linear region head on :func:`region_statistics` of the first ``N``
-            input channels (the one-hot classes), clamped to the range seen in training (buffers ``region_low`` and
+            input channels (the one-hot classes; with ``region_grid`` ``G`` also their coverage of a ``G x G`` grid), clamped to the range seen in training (buffers ``region_low`` and
             ``region_high``, unbounded until set) and standardised by the buffers ``region_mean`` and ``region_std``
             (the trainer sets all four before the first step); zero-initialised like the Swin head. Its output is
             clamped per code dimension to its range over the training masks (buffers ``region_out_low`` and
@@ -80,6 +86,7 @@ class SwinEncoder(SwinTransformer):
         window_size: int = 7,
         drop_path_rate: float = 0.2,
         region_classes: int = 0,
+        region_grid: int = 0,
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -98,9 +105,13 @@ class SwinEncoder(SwinTransformer):
         if not 0 <= region_classes <= in_chans:
             raise ValueError(f"region_classes must be between 0 and in_chans={in_chans}, got {region_classes}")
         self.region_classes = int(region_classes)
+        if region_grid < 0 or (region_grid and not self.region_classes) or region_grid > img_size:
+            raise ValueError(f"region_grid must be 0, or between 1 and img_size with region_classes > 0, got "
+                             f"{region_grid} (region_classes={region_classes}, img_size={img_size})")
+        self.region_grid = int(region_grid)
         self.region_head: torch.nn.Linear | None = None
         if self.region_classes:
-            width = REGION_STATS_PER_CLASS * self.region_classes
+            width = (REGION_STATS_PER_CLASS + self.region_grid**2) * self.region_classes
             self.region_head = torch.nn.Linear(width, 2 * code_dim)
             torch.nn.init.zeros_(self.region_head.weight)
             torch.nn.init.zeros_(self.region_head.bias)
@@ -117,7 +128,7 @@ class SwinEncoder(SwinTransformer):
         float rounding)."""
         if self.region_head is None:
             raise RuntimeError("this encoder has no region head (region_classes=0)")
-        return self.standardise_statistics(region_statistics(x[:, : self.region_classes]))
+        return self.standardise_statistics(region_statistics(x[:, : self.region_classes], self.region_grid))
 
     def standardise_statistics(self, stats: torch.Tensor) -> torch.Tensor:
         """Raw :func:`region_statistics` ``(B, 5 N)`` -> the region head's input: clamped to the training range and

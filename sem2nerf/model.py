@@ -252,6 +252,8 @@ class Sem2NeRF(
         contour_skip: ``"background"`` (ours) or ``"smallest"`` (the official quirk), see :func:`contour_map`.
         encoder_region_stats: add the encoder's linear region head on each input class's area, centroid and
             spread (deviation, for small CPU encoders; see :class:`~sem2nerf.encoder.SwinEncoder`).
+        encoder_region_grid: with ``encoder_region_stats``, the region head also reads each class's coverage of
+            this many x this many cells (0: the statistics alone).
     """
 
     def __init__(
@@ -278,6 +280,7 @@ class Sem2NeRF(
         latent_avg_seed: int = 0,
         contour_skip: str = "background",
         encoder_region_stats: bool = False,
+        encoder_region_grid: int = 0,
     ) -> None:
         super().__init__()
         self.domain: Domain = get_domain(domain)
@@ -306,6 +309,7 @@ class Sem2NeRF(
             window_size=encoder_window_size,
             drop_path_rate=encoder_drop_path_rate,
             region_classes=get_label_scheme(self.domain.input_scheme).num_classes if encoder_region_stats else 0,
+            region_grid=encoder_region_grid,
         )
         if _WEIGHTS_FOLLOW.get():  # strict loading overwrites these buffers right away
             avg_freq, avg_phase = torch.zeros(1, self.decoder.code_dim), torch.zeros(1, self.decoder.code_dim)

@@ -151,6 +151,44 @@ def test_region_statistics_of_known_shapes():
         region_statistics(maps[0])
 
 
+def test_region_statistics_grid_is_each_class_coverage_of_its_cells():
+    """With grid G the statistics end with each class's covered fraction of G x G cells (rows top to bottom), so two
+    outlines with the same extent but another shape differ there and not in the five statistics' area."""
+    from sem2nerf.encoder import region_statistics
+
+    maps = torch.zeros(1, 2, 8, 8)
+    maps[0, 0, :4, :4] = 1.0  # class 0 fills the top-left quarter
+    maps[0, 1, 4:, 2:4] = 1.0  # class 1 half of the bottom-left cell (columns 2-3 of 0-3)
+    stats = region_statistics(maps, grid=2)[0]
+    assert stats.shape == (2 * (5 + 4),)
+    torch.testing.assert_close(stats[:10], region_statistics(maps)[0]), "the five statistics come first, unchanged"
+    assert stats[10:].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0]
+    left, right = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    left[0, 0, :, :2], right[0, 0, :, 6:] = 1.0, 1.0  # hair down one side or the other
+    assert float(region_statistics(left)[0, 0]) == float(region_statistics(right)[0, 0])
+    assert not torch.equal(region_statistics(left, 2)[0, 5:], region_statistics(right, 2)[0, 5:])
+    with pytest.raises(ValueError, match="grid"):
+        region_statistics(maps, grid=9)
+
+
+def test_region_grid_widens_the_head_and_is_saved(tmp_path, mask_array):
+    """encoder_region_grid=G adds G^2 coverage cells per class to the region head's input; config.json keeps it, so
+    the model loads with the same head; a grid without the region head is refused."""
+    model = Sem2NeRF(**TINY_CONFIG, encoder_region_stats=True, encoder_region_grid=4)
+    assert model.encoder.region_head.in_features == (5 + 16) * 16
+    with torch.no_grad():
+        model.encoder.region_head.weight.normal_(0, 0.05)
+    moved = mask_array.copy()
+    moved[moved == 13] = 0  # no hair: the cells see it
+    assert (model.encode(mask_array).frequencies - model.encode(moved).frequencies).abs().max() > 1e-4
+    model.save_pretrained(tmp_path / "g")
+    loaded = Sem2NeRF.from_pretrained(tmp_path / "g")
+    assert loaded.encoder.region_grid == 4
+    torch.testing.assert_close(loaded.encode(mask_array).frequencies, model.encode(mask_array).frequencies)
+    with pytest.raises(ValueError, match="region_grid"):
+        Sem2NeRF(**TINY_CONFIG, encoder_region_grid=4)
+
+
 def test_region_head_is_optional_zero_initialised_and_saved(tmp_path, mask_array):
     """encoder_region_stats=True adds exactly the region head, its standardisation and its two clamp ranges to the state dict;
     fresh, it still reproduces the latent average; it changes codes once trained and round-trips through

@@ -44,6 +44,16 @@ def test_config_fingerprint_ignores_step_counts_but_not_losses():
     assert a.fingerprint() != load_config(TINY, ["loss.gan=0.5"]).fingerprint()
 
 
+def test_region_grid_needs_the_region_head_and_is_fingerprinted():
+    """model.encoder_region_grid widens the region head: without model.encoder_region_stats it is an error; set, it
+    changes the fingerprint (other weights), and off (0) it hashes as before the key existed."""
+    with pytest.raises(ConfigError, match="encoder_region_grid adds cells"):
+        load_config(TINY, ["model.encoder_region_grid=8"])
+    head = load_config(TINY, ["model.encoder_region_stats=true"])
+    assert head.fingerprint() == load_config(TINY, ["model.encoder_region_stats=true", "model.encoder_region_grid=0"]).fingerprint()
+    assert head.fingerprint() != load_config(TINY, ["model.encoder_region_stats=true", "model.encoder_region_grid=8"]).fingerprint()
+
+
 def test_latent_options_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="latent_extra"):
         _config(tmp_path, tmp_path, f"data.latent_extra={tmp_path}")  # loss.latent is 0

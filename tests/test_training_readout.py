@@ -96,6 +96,37 @@ def test_hidden_parameters_at_their_mean_leave_only_what_a_mask_shows():
         mean_hidden_params([])
 
 
+def test_fit_region_head_with_a_grid_recovers_targets_of_the_cells():
+    """With region_grid the head is fitted on the statistics and the cells' coverage: targets that are a linear
+    function of the coverage (which the five statistics do not determine) are reproduced."""
+    from sem2nerf.encoder import SwinEncoder, region_statistics
+
+    gen = torch.Generator().manual_seed(1)
+    items = []
+    for i in range(200):
+        x = torch.zeros(4, 32, 32)  # 2 classes + contour + distance
+        for c in range(2):
+            for _ in range(2):  # two blobs per class: the cells tell where each is, the centroid only their mean
+                y0, x0 = (int(v) for v in torch.randint(0, 24, (2,), generator=gen))
+                x[c, y0 : y0 + 8, x0 : x0 + 8] = 1.0
+        items.append({"x": x, "identity": torch.tensor(i)})
+    cells = region_statistics(torch.stack([it["x"][:2] for it in items]), grid=4)[:, 10:]
+    targets = cells @ torch.randn(32, 6, generator=gen)
+    encoder = SwinEncoder(4, 3, img_size=32, embed_dim=8, depths=(1,), num_heads=(1,), window_size=4, region_classes=2,
+                          region_grid=4)
+    assert encoder.region_head.in_features == 2 * (5 + 16)
+    fit_region_head(encoder, [(items, targets)], batch_size=50, ridge=1e-9)
+    x = torch.stack([it["x"] for it in items[:20]])
+    with torch.no_grad():
+        freq, phase = encoder.encode(x)
+    torch.testing.assert_close(torch.cat((freq, phase), 1), targets[:20], atol=2e-3, rtol=1e-3)
+    plain = SwinEncoder(4, 3, img_size=32, embed_dim=8, depths=(1,), num_heads=(1,), window_size=4, region_classes=2)
+    fit_region_head(plain, [(items, targets)], batch_size=50, ridge=1e-9)
+    with torch.no_grad():
+        error = (torch.cat(plain.encode(x), 1) - targets[:20]).abs().mean()
+    assert float(error) > 0.05, "the five statistics alone cannot express the cells' targets"
+
+
 def test_fit_region_head_recovers_a_linear_map_of_the_region_statistics():
     """Targets that are an exact linear function of the masks' region statistics: after fit_region_head the region
     head (from the latent average) reproduces them, and the standardisation buffers hold the statistics' moments."""

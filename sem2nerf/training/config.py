@@ -96,6 +96,10 @@ class ModelConfig:
     """Encoder stage (deviation): a linear region head on each class's area, centroid and spread, fitted by least
     squares before the first step and kept at that fit; its inputs and output are clamped to their range over the
     training masks."""
+    encoder_region_grid: int = 0
+    """Encoder stage, with ``encoder_region_stats`` (deviation): the region head also reads each class's coverage of
+    a grid of this many x this many cells (the outline of hair, face and clothes, not just their extent; 0: the
+    five statistics alone)."""
     decoder_hidden_dim: int = 256
     """pi-GAN SIREN width."""
     decoder_num_layers: int = 8
@@ -267,6 +271,7 @@ _UNHASHED_WHEN_OFF: dict[tuple[str, str], Any] = {
     ("loss", "part_labels"): None,
     ("loss", "latent_params"): 0.0,
     ("model", "encoder_region_stats"): False,
+    ("model", "encoder_region_grid"): 0,
     ("data", "mask_realism"): 0.0,
 }
 
@@ -399,6 +404,8 @@ def _check_stage_options(c: TrainConfig) -> None:
          "loss.silhouette in the generator stage is on the reconstruction renders (needs loss.recon > 0)"),
         (loss.geometry > 0, not encoder,
          "loss.geometry is a generator-stage loss (the encoder stage trains through renders only)"),
+        (c.model.encoder_region_grid > 0, c.model.encoder_region_stats,
+         "model.encoder_region_grid adds cells to the region head: set model.encoder_region_stats=true"),
         (c.optim.latent_linear, c.optim.latent_init == "params",
          "optim.latent_linear maps the SynthFaces parameters to the latents: set optim.latent_init=params"),
     ]

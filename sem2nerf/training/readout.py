@@ -132,15 +132,15 @@ def fit_readout_targets(codes: torch.Tensor, dataset: MaskImageDataset) -> Reado
 
 @torch.no_grad()
 def collect_region_statistics(sources: list, classes: int, device="cpu", batch_size: int = 64,
-                              workers: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """:func:`~sem2nerf.encoder.region_statistics` of the first ``classes`` channels of every mask of the
+                              workers: int = 0, grid: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`~sem2nerf.encoder.region_statistics` (with ``grid``) of the first ``classes`` channels of every mask of the
     ``(dataset, targets)`` pairs in ``sources``, in order: ``(N, 5 classes)`` float64 on the CPU, and the masks'
     target rows ``(N, D)`` (``targets[identity]``) when every pair has targets, else ``None``."""
     feats, codes = [], []
     for dataset, targets in sources:
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
         for batch in loader:
-            feats.append(region_statistics(batch["x"][:, :classes].to(device)).double().cpu())
+            feats.append(region_statistics(batch["x"][:, :classes].to(device), grid).double().cpu())
             codes.append(None if targets is None else targets[batch["identity"].to(targets.device)].double().cpu())
     with_targets = bool(codes) and all(c is not None for c in codes)
     return torch.cat(feats), torch.cat(codes) if with_targets else None
@@ -167,7 +167,7 @@ def set_region_output_range(encoder, datasets: list, batch_size: int = 64, worke
     clamp then changes nothing. A pass of its own over the masks (about 30 s for the default model's 5,580 on 2 CPU
     cores), because a resumed run never ran ``fit_region_head``'s pass."""
     stats, _ = collect_region_statistics([(d, None) for d in datasets], encoder.region_classes,
-                                         encoder.region_head.weight.device, batch_size, workers)
+                                         encoder.region_head.weight.device, batch_size, workers, encoder.region_grid)
     for name, value in region_output_buffers(encoder, stats).items():
         getattr(encoder, name).copy_(value)
 
@@ -186,7 +186,8 @@ def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = No
     head = encoder.region_head
     if head is None:
         raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
-    stats, target = collect_region_statistics(sources, encoder.region_classes, head.weight.device, batch_size, workers)
+    stats, target = collect_region_statistics(sources, encoder.region_classes, head.weight.device, batch_size, workers,
+                                              encoder.region_grid)
     for name, value in region_buffers(stats).items():
         getattr(encoder, name).copy_(value)
     head.weight.zero_()
