@@ -86,6 +86,7 @@ PREVIEW_SIZE = 64  # the quick first render shown while a larger one is computed
 STYLE_PRESETS = (*PRESET_LAYERS, "custom")
 TRAJECTORIES = ("front (official wobble)", "yaw sweep", "orbit")
 OUTPUT_MAX_AGE_S = 3600  # exported videos and meshes older than this are deleted
+TEMP_AGE_ENV = "SEM2NERF_TEMP_MAX_AGE"  # seconds; overrides OUTPUT_MAX_AGE_S for Gradio's cached files (soak runs)
 RENDERERS = ("baked grid (fast)", "direct (exact)")
 BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB against a direct render
 # Baked grids kept in memory (sem2nerf.bake.BakeCache), by size (least recently used first out): a grid of
@@ -769,7 +770,7 @@ class AppPage:
 
     def build(self) -> gr.Blocks:
         """The page: its layout, then its events."""
-        with gr.Blocks(title="Sem2NeRF") as demo:
+        with gr.Blocks(title="Sem2NeRF", delete_cache=temp_file_sweep()) as demo:
             gr.Markdown(
                 "## Sem2NeRF\nDraw or upload a semantic mask of a face (one colour per face part), press **Render**, "
                 f"then turn it in 3D, change its style and export a turntable video or a 3D mesh.  \n{self.status}",
@@ -1000,6 +1001,20 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 def view_state(state: str) -> str:
     """A browser-side event step setting the notice's view state (see APP_JS)."""
     return f"() => {{ window.sem2nerfViewState && window.sem2nerfViewState({json.dumps(state)}); }}"
+
+
+def temp_file_sweep() -> tuple[int, int]:
+    """Gradio's ``delete_cache`` (every ``frequency`` seconds, delete its cached files older than ``age``): the
+    renders, depth maps and uploads it saves for the page (~70 KB a render), kept as long as the app's own exports
+    (``OUTPUT_MAX_AGE_S``, or ``$SEM2NERF_TEMP_MAX_AGE`` seconds), looked at every tenth of that (at most 10 min)."""
+    raw = os.environ.get(TEMP_AGE_ENV, "")
+    try:
+        age = int(raw) if raw else OUTPUT_MAX_AGE_S
+    except ValueError:
+        raise SystemExit(f"${TEMP_AGE_ENV} must be a whole number of seconds, got {raw!r}") from None
+    if age < 1:
+        raise SystemExit(f"${TEMP_AGE_ENV} must be at least 1 second, got {age}")
+    return max(1, min(600, age // 10)), age
 
 
 def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):

@@ -99,6 +99,8 @@ def _server(conn, opts: dict) -> None:
     """The app in this (child) process: serve, answer ``"stats"`` with the server's numbers, stop on ``"close"``."""
     work = Path(opts["work"])
     os.environ["GRADIO_TEMP_DIR"] = str(work / "gradio")  # Gradio's cache of uploads and outputs, counted below
+    if opts.get("temp_max_age") is not None:  # the app's sweep of that cache (app.temp_file_sweep)
+        os.environ["SEM2NERF_TEMP_MAX_AGE"] = str(opts["temp_max_age"])
     log = (work / "server.log").open("w", buffering=1)
     sys.stdout = sys.stderr = log  # Gradio prints a traceback for every error it sends: keep them aside
     import torch
@@ -192,6 +194,8 @@ def main(argv=None) -> int:
                         "(slow: use few clients)")
     parser.add_argument("--trim-probe", action="store_true",
                         help="after each round's numbers, malloc_trim the server and print its RSS after (glibc only)")
+    parser.add_argument("--temp-max-age", type=int, default=None,
+                        help="seconds Gradio's cached files are kept (default: the app's, an hour)")
     parser.add_argument("--timeout", type=float, default=900.0, help="stop after this many seconds in all")
     args = parser.parse_args(argv)
     for name in ("clients", "renders", "rounds"):
@@ -217,7 +221,7 @@ def main(argv=None) -> int:
     server = ctx.Process(target=_server, args=(child_conn, {
         "work": str(work), "model": args.model, "port": port, "threads": threads, "trace": args.trace,
         "session_capacity": args.session_capacity, "trim_probe": args.trim_probe,
-        "cache_mb": args.cache_mb}), daemon=True)
+        "cache_mb": args.cache_mb, "temp_max_age": args.temp_max_age}), daemon=True)
     server.start()
     started = time.monotonic()
     if not conn.poll(300):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -297,3 +298,37 @@ def test_regional_style_and_edit_at_this_view_through_the_api(served, files):
     assert shown.shape == (app.EDIT_VIEW_SIZE, app.EDIT_VIEW_SIZE, 3)
     scheme = get_label_scheme("celebamask_hq_raw")
     assert len(np.unique(app.load_mask(shown, scheme).labels)) > 1, "the canvas holds the head's parts"
+
+
+def test_gradio_cached_files_are_deleted_after_their_age(tmp_path_factory, files, monkeypatch):
+    """Uploads and renders that Gradio tracks for the app are swept (app.temp_file_sweep): with a 1 s age the files
+    it saved for a visit (the upload, renders), not the page's own (examples), are gone a few seconds later, while the
+    server keeps serving."""
+    monkeypatch.setenv(app.TEMP_AGE_ENV, "1")
+    assert app.temp_file_sweep() == (1, 1)
+    torch.manual_seed(0)
+    model = Sem2NeRF(**TINY_CONFIG).eval()
+    client, demo = _serve(model, tmp_path_factory)
+    try:
+        page = {f for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
+        client.predict(_canvas(files["face"]), api_name="/encode")
+        _view(client)
+        visit = {f for s in demo.temp_file_sets for f in s} - page
+        assert visit and all(Path(f).exists() for f in visit)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(Path(f).exists() for f in visit):
+            time.sleep(0.5)
+        assert not any(Path(f).exists() for f in visit), "Gradio's cached files outlived their age"
+        assert all(Path(f).exists() for f in page), "the page's own files stay"
+        assert _view(client).shape == (64, 64, 3), "the server still renders after the sweep"
+    finally:
+        demo.close()
+
+
+def test_temp_file_sweep_defaults_to_the_exports_age_and_refuses_bad_values(monkeypatch):
+    monkeypatch.delenv(app.TEMP_AGE_ENV, raising=False)
+    assert app.temp_file_sweep() == (360, app.OUTPUT_MAX_AGE_S)
+    for bad in ("soon", "0"):
+        monkeypatch.setenv(app.TEMP_AGE_ENV, bad)
+        with pytest.raises(SystemExit, match=app.TEMP_AGE_ENV):
+            app.temp_file_sweep()
