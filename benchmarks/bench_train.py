@@ -82,10 +82,11 @@ def main() -> int:
             for stage, cfg in (("generator", gen_cfg), ("encoder", enc_cfg)):
                 out = tmp / f"{name}_{stage}"
                 extra = ["stage=generator"] if stage == "generator" else [f"decoder={tmp / f'{name}_generator' / 'export'}"]
-                if stage == "encoder":  # time the paper-loss steps (not the cheaper code-only warm-up); extra masks: ours
-                    extra.append("train.latent_warmup_steps=0")
-                    if load_config(cfg).data.latent_extra:
-                        extra.append(f"data.latent_extra={data}")
+                latent = load_config(cfg).encoder.latent if stage == "encoder" else None
+                if latent is not None:  # time the paper-loss steps (not the cheaper code-only warm-up); extra masks: ours
+                    extra.append("encoder.latent.warmup_steps=0")
+                    if latent.extra is not None:
+                        extra.append(f"encoder.latent.extra.root={data}")
                 rc, seconds, err, peak = _run([str(ROOT / "train_accelerate.py"), "--config", str(cfg), f"output_dir={out}", *common, *extra], ROOT)
                 if rc != 0:
                     print(f"{name} {stage}: failed (exit {rc})\n{err}", file=sys.stderr)

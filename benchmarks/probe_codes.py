@@ -1,11 +1,12 @@
 """How far an encoder's codes follow each SynthFaces parameter: the *gain* along its read-out target.
 
-The encoder stage's ``loss.latent_target=params_adjusted`` regresses, for every mask, the linear read-out of its
-identity's generator-stage code from the identity's SynthFaces parameters. For parameter k the read-out has a
-direction in code space (its change per standard deviation of k). This script encodes SynthFaces masks, projects
-each code onto that direction and regresses the projection on the true parameter: gain 1 means the code moves
-along the direction exactly as the target does, 0 that it ignores the parameter. Read-outs are fitted by the
-trainer's own ``fit_readout_targets`` (``params_adjusted``, on the training identities of the decoder's data set).
+The encoder stage's ``encoder.latent`` (the former ``loss.latent_target=params_adjusted``) regresses, for every
+mask, the linear read-out of its identity's generator-stage code from the identity's SynthFaces parameters. For
+parameter k the read-out has a direction in code space (its change per standard deviation of k). This script
+encodes SynthFaces masks, projects each code onto that direction and regresses the projection on the true
+parameter: gain 1 means the code moves along the direction exactly as the target does, 0 that it ignores the
+parameter. Read-outs are fitted by the trainer's own ``fit_readout_targets`` (``params_adjusted``, on the training
+identities of the decoder's data set).
 
     python benchmarks/probe_codes.py --model runs/synthfaces_encoder/export \\
         --decoder runs/synthfaces_generator/export --masks data/synthfaces_extra160:test_paths.txt

@@ -56,18 +56,18 @@ DESCRIPTION = """\
 procedural 3D heads that `python -m sem2nerf synth` generates with the CelebAMask-HQ label set, several views per
 identity and camera poses. The generator stage pre-trained the small pi-GAN decoder on those heads: multi-view
 reconstruction through per-identity latents that are a learned linear map of each head's parameters
-(`optim.latent_init=params`, `optim.latent_linear`), the heads' own 3D density and colour (`loss.geometry`, also in
-the empty space around the box, half of the near-surface points around the eyes, brows and mouth: `loss.geometry_focus`) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
-brows, mouth, lips, glasses) weighing 11 x in the L2 (`loss.part_weight=10`, also in the encoder stage). The encoder stage then trained
+(`generator.latents.init=params`, `generator.latents.linear`), the heads' own 3D density and colour (`generator.geometry`, also in
+the empty space around the box, half of the near-surface points around the eyes, brows and mouth: `generator.geometry.focus`) and the masks' silhouettes against the rendered opacity (`loss.silhouette`), with the pixels of small parts (eyes,
+brows, mouth, lips, glasses) weighing 11 x in the L2 (`loss.part.weight=10`, also in the encoder stage). The encoder stage then trained
 the region-aware Swin encoder, with a linear region head on each class's area, centroid and spread
-(`model.encoder_region_stats`, fitted by least squares to the code targets before the first step), against that
+(`encoder.region_head`, fitted by least squares to the code targets before the first step), against that
 frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
-random-pose GAN steps, Ranger) plus a regression of codes (`loss.latent`): the linear read-out of each identity's
+random-pose GAN steps, Ranger) plus a regression of codes (`encoder.latent`): the linear read-out of each identity's
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
-other mask-invisible ones at their mean (what `loss.latent` regresses), its error also counted in those
-parameters (`loss.latent_params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`data.latent_extra`), and for
-the first 1,800 of its 3,000 steps that regression alone (`train.latent_warmup_steps`); its input masks were redrawn
-as if annotated by hand (`data.mask_realism=1`: polygonised, jittered outlines, small gaps, now and then a class left
+other mask-invisible ones at their mean (what `encoder.latent` regresses), its error also counted in those
+parameters (`encoder.latent.params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`encoder.latent.extra`), and for
+the first 1,800 of its 3,000 steps that regression alone (`encoder.latent.warmup_steps`); its input masks were redrawn
+as if annotated by hand (`encoder.mask_realism=1`: polygonised, jittered outlines, small gaps, now and then a class left
 out), so that real and drawn masks look like its training ones. The data are SynthFaces generator 2.0 heads, framed
 like real CelebAMask-HQ masks, with CelebAMask-HQ's left/right and free-form, often asymmetric hair; the latents
 (128 dimensions) are a linear map of their 97 parameter features. The deviations are marked in the configs (no LPIPS

@@ -7,7 +7,7 @@ exports share this layout, so the encoder stage takes either as its frozen decod
 
 A generator-stage export trained by multi-view reconstruction also holds
 ``identity_latents.safetensors``: the learnt latent ``z`` of every training identity, by name
-(the encoder stage can regress their FiLM codes, ``loss.latent``).
+(the encoder stage can regress their FiLM codes, ``encoder.latent``).
 """
 
 from __future__ import annotations

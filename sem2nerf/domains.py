@@ -38,7 +38,7 @@ class Domain:
         pose_header_lines: lines skipped at the top of the pose file.
         pose_units: ``"celebamask_degrees"`` (public yaw/pitch in degrees) or ``"renderer_radians"``.
         small_parts: raw-scheme classes that cover a small part of a frame and carry detail a mask edit
-            changes (eyes, mouth, ...): the pixels training's ``loss.part_weight`` weighs up.
+            changes (eyes, mouth, ...): the pixels training's ``loss.part`` weighs up.
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""Mask realism (sem2nerf.training.augment) and its training option data.mask_realism."""
+"""Mask realism (sem2nerf.training.augment) and its training option encoder.mask_realism."""
 
 from __future__ import annotations
 
@@ -181,9 +181,9 @@ def test_the_shipped_config_records_the_option_and_off_is_the_fingerprint_of_a_c
     option keep theirs."""
     recorded = json.loads((ROOT / "sem2nerf" / "pretrained" / "synthfaces" / "training.json").read_text())
     fingerprint = recorded["encoder"]["config_fingerprint"]
-    assert load_config(ENCODER_CONFIG).data.mask_realism > 0
+    assert load_config(ENCODER_CONFIG).encoder.mask_realism > 0
     assert load_config(ENCODER_CONFIG).fingerprint() == fingerprint
-    off = load_config(ENCODER_CONFIG, ["data.mask_realism=0"]).fingerprint()
+    off = load_config(ENCODER_CONFIG, ["encoder.mask_realism=0"]).fingerprint()
     assert off != fingerprint
     text = Path(ENCODER_CONFIG).read_text().splitlines()
     without = [line for line in text if not line.strip().startswith("mask_realism:")]
@@ -192,8 +192,8 @@ def test_the_shipped_config_records_the_option_and_off_is_the_fingerprint_of_a_c
     assert load_config(tmp_path / "old.yaml").fingerprint() == off
 
 
-@pytest.mark.parametrize("override", ["data.mask_realism=-0.5", f"data.mask_realism={MASK_REALISM_MAX + 0.5}",
-                                      "data.mask_realism=ten"])
+@pytest.mark.parametrize("override", ["encoder.mask_realism=-0.5", f"encoder.mask_realism={MASK_REALISM_MAX + 0.5}",
+                                      "encoder.mask_realism=ten"])
 def test_a_bad_strength_is_a_config_error(override):
     with pytest.raises(ConfigError, match="mask_realism"):
         load_config(ENCODER_CONFIG, [override])
@@ -201,9 +201,9 @@ def test_a_bad_strength_is_a_config_error(override):
 
 def test_the_option_needs_the_encoder_stage_and_celebamask_ids():
     with pytest.raises(ConfigError, match="stage=encoder"):
-        load_config(None, ["data.mask_realism=1", "stage=generator"])
+        load_config(None, ["encoder.mask_realism=1", "stage=generator"])
     with pytest.raises(ConfigError, match="scheme"):
-        load_config(ENCODER_CONFIG, ["data.mask_realism=1", "data.domain=catmask"])
+        load_config(ENCODER_CONFIG, ["encoder.mask_realism=1", "data.domain=catmask"])
 
 
 def test_the_dataset_augments_the_encoder_input_only_and_reproducibly(tiny_data):

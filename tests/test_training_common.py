@@ -83,7 +83,7 @@ def overfit_generator_once(tmp_path_factory) -> tuple[Path, list[float]]:
         data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
         try:
             export = train(_config(out, tiny_data_once(tmp_path_factory), "stage=generator", "train.max_steps=25",
-                                   "optim.lr=2e-3", "optim.lr_latent=2e-2", *FIXED_PATCH))
+                                   "optim.lr=2e-3", "generator.latents.lr=2e-2", *FIXED_PATCH))
         finally:
             data_mod.StepBatchSampler.batch_at = original
         _MADE["overfit"] = (export, [r["l2"] for r in _metrics(out) if "l2" in r])

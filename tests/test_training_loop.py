@@ -23,10 +23,10 @@ from sem2nerf.training.trainer import train
 def test_resume_continues_exactly(tiny_data, tiny_decoder, tmp_path, region):
     """4 steps in one go == 2 steps, stop, resume, 2 more: identical weights (GAN and R1 on; with the region head,
     which a resumed run takes from its checkpoint instead of fitting it again)."""
-    extra = ["model.encoder_region_stats=true", "loss.latent=1"] if region else []
-    straight = train(_config(tmp_path / "a", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "loss.random_pose_prob=0.5",
+    extra = ["encoder.region_head=true", "encoder.latent.weight=1"] if region else []
+    straight = train(_config(tmp_path / "a", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "encoder.random_pose_prob=0.5",
                              *extra))
-    cfg_b = [f"decoder={tiny_decoder}", "loss.random_pose_prob=0.5", "train.save_every=2", *extra]
+    cfg_b = [f"decoder={tiny_decoder}", "encoder.random_pose_prob=0.5", "train.save_every=2", *extra]
     train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=2"))
     resumed = train(_config(tmp_path / "b", tiny_data, *cfg_b, "train.max_steps=4"), resume="latest")
     a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
@@ -43,7 +43,7 @@ from test_training_common import ROOT, TINY, _config, _metrics, tiny_data_fixtur
 def test_resume_refuses_another_config(tiny_data, tiny_decoder, tmp_path):
     train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=1"))
     with pytest.raises(ConfigError, match="another config"):
-        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "loss.w_norm=0.5"), resume="latest")
+        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "encoder.w_norm=0.5"), resume="latest")
 
 
 def test_two_process_cpu_ddp_keeps_ranks_identical(tiny_data, tiny_decoder, tmp_path):
@@ -94,8 +94,8 @@ def test_clear_errors_for_missing_data_and_mismatched_decoder(tiny_data, tiny_de
     other = save_decoder(PiGANDecoder(32, 3, 16, 32, 2), tmp_path / "cat_decoder", domain="catmask")
     with pytest.raises(ModelLoadError, match="domain: folder has 'catmask'"):
         train(_config(tmp_path / "d", tiny_data, f"decoder={other}"))
-    rc = main(["--config", str(TINY), "stage=generator", "loss.recon=0", "loss.adv=0"])
-    assert rc == 2 and "needs loss.recon > 0, loss.adv > 0 or loss.geometry > 0" in capsys.readouterr().err
+    rc = main(["--config", str(TINY), "stage=generator", "generator.recon=null", "generator.adv=0"])
+    assert rc == 2 and "needs generator.recon, generator.adv > 0 or generator.geometry" in capsys.readouterr().err
 
 
 def test_the_loop_is_generic_and_no_training_function_is_long():

@@ -34,7 +34,7 @@ def test_code_readout_recovers_a_linear_map_and_drops_what_the_features_cannot_e
 def test_code_readout_maps_code_errors_back_to_the_features_that_explain_them():
     """CodeReadout.feature_error_map: the code change of one standardised feature moved by one unit maps back to
     that unit change (and not to other features), for a feature with a 30x smaller effect on the codes too; so in
-    loss.latent_params that feature's error costs as much as a large one's."""
+    encoder.latent.params that feature's error costs as much as a large one's."""
     gen = torch.Generator().manual_seed(1)
     feats = torch.randn(500, 5, generator=gen)
     mix = torch.randn(5, 40, generator=gen)
@@ -58,7 +58,7 @@ def test_code_readout_maps_code_errors_back_to_the_features_that_explain_them():
     target = readout(base).float()
     plain = code_loss(target + delta, target, scale)
     weighted = code_loss(target + delta, target, scale, fmap, 1.0)
-    assert abs(float(weighted - plain) - 1.0 / 5) < 0.02, "...but costs a full unit in loss.latent_params (mean over 5)"
+    assert abs(float(weighted - plain) - 1.0 / 5) < 0.02, "...but costs a full unit in encoder.latent.params (mean over 5)"
 
 
 def test_visible_features_ignore_colours_and_follow_what_a_mask_shows():

@@ -51,8 +51,8 @@ CASES = {
     "celebamask_hq": ("celebamask_hq.yaml", "synth", "decoder", []),
     "catmask": ("catmask.yaml", "cat", "cat_decoder", []),
     "synthfaces_encoder": ("synthfaces_encoder.yaml", "synth", "decoder",
-                           ["train.latent_warmup_steps=1", "data.latent_extra={extra}", "loss.latent_extra_batch=4"]),
-    "synthfaces_generator": ("synthfaces_generator.yaml", "synth", None, ["loss.geometry_points=32"]),
+                           ["encoder.latent.warmup_steps=1", "encoder.latent.extra.root={extra}", "encoder.latent.extra.batch=4"]),
+    "synthfaces_generator": ("synthfaces_generator.yaml", "synth", None, ["generator.geometry.points=32"]),
     "synthfaces_tiny": ("synthfaces_tiny.yaml", "synth", "decoder", []),
     "synthfaces_tiny_generator": ("synthfaces_tiny.yaml", "synth", None, ["stage=generator"]),
 }
@@ -89,7 +89,7 @@ def repro(tmp_path_factory) -> dict[str, Path]:
     write_pose_file(cat / "pose-pseudo.txt", read_pose_file(synth / "CelebAMask-HQ-pose-anno.txt"), "catmask")
     for name in ("train_paths.txt", "test_paths.txt"):
         shutil.copy(synth / name, cat / name)
-    # frozen decoders: seeded random weights; the face one with identity latents for loss.latent
+    # frozen decoders: seeded random weights; the face one with identity latents for encoder.latent
     names = MaskImageDataset(synth, "celebamask_hq", "train_paths.txt", 32, encoder_size=None).identity_names
     torch.manual_seed(5)
     face = PiGANDecoder(hidden_dim=32, num_layers=3, z_dim=16, mapping_hidden_dim=32, mapping_depth=2)

@@ -45,9 +45,10 @@ def test_generator_stage_overfits_one_batch(overfit_generator):
 
 
 def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step(tiny_data, tmp_path, first_two_items):
-    """loss.geometry (3D density/colour targets of each head) is learnt; recon_every=2 renders on even steps only."""
-    train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=30", "loss.geometry=1", "loss.recon_every=2",
-                  "loss.geometry_points=512", "optim.density_lr_scale=50", *FIXED_PATCH))
+    """generator.geometry (3D density/colour targets of each head) is learnt; generator.recon.every=2 renders on even
+    steps only."""
+    train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=30", "generator.geometry.weight=1",
+                  "generator.recon.every=2", "generator.geometry.points=512", "generator.density_lr_scale=50", *FIXED_PATCH))
     records = [r for r in _metrics(tmp_path) if "total" in r]
     geometry = [r["geometry"] for r in records]
     assert len(geometry) == 30 and all(np.isfinite(geometry))
@@ -58,16 +59,16 @@ def test_geometry_loss_on_synthfaces_heads_falls_and_renders_only_every_kth_step
 def test_silhouette_loss_makes_background_rays_transparent(tiny_data, tmp_path, first_two_items):
     """loss.silhouette: the rendered opacity of one fixed batch moves to the masks' foreground (the loss falls)."""
     train(_config(tmp_path, tiny_data, "stage=generator", "train.max_steps=40", "loss.silhouette=1", "loss.l2=0",
-                  "optim.lr=2e-3", "optim.density_lr_scale=100", *FIXED_PATCH))
+                  "optim.lr=2e-3", "generator.density_lr_scale=100", *FIXED_PATCH))
     silhouette = [r["silhouette"] for r in _metrics(tmp_path) if "silhouette" in r]
     assert len(silhouette) == 40 and all(np.isfinite(silhouette))
     assert np.mean(silhouette[-3:]) < 0.7 * np.mean(silhouette[:2])
     with pytest.raises(ConfigError, match="loss.silhouette"):
-        _config(tmp_path, tiny_data, "stage=generator", "loss.silhouette=1", "loss.recon=0", "loss.geometry=1")
+        _config(tmp_path, tiny_data, "stage=generator", "loss.silhouette=1", "generator.recon=null", "generator.geometry=true")
 
 
 def test_part_maps_cover_the_small_parts_of_each_mask(tiny_data):
-    """The dataset's ``parts`` is the fraction of each pixel in loss.part_labels: inside the foreground, a few
+    """The dataset's ``parts`` is the fraction of each pixel in loss.part.labels: inside the foreground, a few
     per cent of the frame, and exactly the named classes (the eyes alone cover less than eyes, brows and lips)."""
     from sem2nerf.domains import get_domain
 
@@ -84,19 +85,21 @@ def test_part_maps_cover_the_small_parts_of_each_mask(tiny_data):
 
 
 def test_part_weight_trains_both_stages_and_is_checked(tiny_data, tiny_decoder, tmp_path):
-    train(_config(tmp_path / "gen", tiny_data, "stage=generator", "train.max_steps=2", "loss.part_weight=5"))
-    train(_config(tmp_path / "enc", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "loss.part_weight=5",
-                  "loss.part_labels=[l_eye, r_eye]"))
+    train(_config(tmp_path / "gen", tiny_data, "stage=generator", "train.max_steps=2", "loss.part.weight=5"))
+    train(_config(tmp_path / "enc", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=2", "loss.part.weight=5",
+                  "loss.part.labels=[l_eye, r_eye]"))
     for stage in ("gen", "enc"):
         records = [r for r in _metrics(tmp_path / stage) if "l2" in r]
         assert records and all(np.isfinite(r["l2"]) for r in records)
     with pytest.raises(ConfigError, match="not in celebamask_hq_raw"):
-        _config(tmp_path, tiny_data, "loss.part_weight=5", "loss.part_labels=[eyes]")
-    with pytest.raises(ConfigError, match="part_weight > 0"):
-        _config(tmp_path, tiny_data, "loss.part_labels=[l_eye]")
-    with pytest.raises(ConfigError, match="part_weight must be >= 0"):
-        _config(tmp_path, tiny_data, "loss.part_weight=-1")
-    assert _config(tmp_path, tiny_data).fingerprint() == _config(tmp_path, tiny_data, "loss.part_weight=0").fingerprint()
+        _config(tmp_path, tiny_data, "loss.part.weight=5", "loss.part.labels=[eyes]")
+    with pytest.raises(ConfigError, match="labels must be a non-empty list"):
+        _config(tmp_path, tiny_data, "loss.part.labels=[]")
+    for weight in (0, -1):
+        with pytest.raises(ConfigError, match=r"loss.part.weight must be > 0.*loss.part=null"):
+            _config(tmp_path, tiny_data, f"loss.part.weight={weight}")
+    assert _config(tmp_path, tiny_data).fingerprint() == _config(tmp_path, tiny_data, "loss.part=null").fingerprint()
+    assert _config(tmp_path, tiny_data, "loss.part.labels=[l_eye]").loss.part.weight == 1.0  # a key of it switches it on
 
 
 def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
@@ -106,22 +109,25 @@ def test_geometry_needs_synthfaces_identity_parameters(tiny_data, tmp_path):
     shutil.copytree(tiny_data, data)
     (data / "identity_params.json").unlink()
     with pytest.raises(ConfigError, match="identity_params.json"):
-        train(_config(tmp_path / "out", data, "stage=generator", "train.max_steps=1", "loss.geometry=1"))
+        train(_config(tmp_path / "out", data, "stage=generator", "train.max_steps=1", "generator.geometry.weight=1"))
     with pytest.raises(ConfigError, match="generator-stage loss"):
-        _config(tmp_path, data, "loss.geometry=1")
-    with pytest.raises(ConfigError, match="geometry_focus is a fraction"):
-        _config(tmp_path, data, "stage=generator", "loss.geometry=1", "loss.geometry_focus=2")
+        _config(tmp_path, data, "generator.geometry.weight=1")
+    with pytest.raises(ConfigError, match="geometry.focus is a fraction"):
+        _config(tmp_path, data, "stage=generator", "generator.geometry.focus=2")
+    with pytest.raises(ConfigError, match="geometry.points must be >= 1"):
+        _config(tmp_path, data, "stage=generator", "generator.geometry.points=0")
 
 
 def test_geometry_focus_reaches_the_points_the_trainer_samples(tiny_data, tmp_path):
-    """loss.geometry_focus: the generator stage's data set serves points concentrated at the small parts (off: a
+    """generator.geometry.focus: the generator stage's data set serves points concentrated at the small parts (0: a
     config has the fingerprint it had before the key existed)."""
     from sem2nerf.training.trainer import build_datasets
 
-    assert load_config(TINY).fingerprint() == load_config(TINY, ["loss.geometry_focus=0"]).fingerprint()
-    assert load_config(TINY).fingerprint() != load_config(TINY, ["loss.geometry_focus=0.5"]).fingerprint()
-    sets = [build_datasets(_config(tmp_path, tiny_data, "stage=generator", "loss.geometry=1", "loss.geometry_points=64",
-                                   f"loss.geometry_focus={f}"))[0] for f in (0.0, 0.5)]
+    geometry = ["stage=generator", "generator.geometry=true"]
+    assert load_config(TINY, geometry).fingerprint() == load_config(TINY, [*geometry, "generator.geometry.focus=0"]).fingerprint()
+    assert load_config(TINY, geometry).fingerprint() != load_config(TINY, [*geometry, "generator.geometry.focus=0.5"]).fingerprint()
+    sets = [build_datasets(_config(tmp_path, tiny_data, "stage=generator", "generator.geometry.points=64",
+                                   f"generator.geometry.focus={f}"))[0] for f in (0.0, 0.5)]
     assert [s.geometry_focus for s in sets] == [0.0, 0.5]
     plain, focused = (s[0]["points"] for s in sets)
     assert torch.equal(plain[:32], focused[:32]) and not torch.equal(plain[32:48], focused[32:48])
@@ -139,11 +145,11 @@ def test_generator_export_holds_the_latents_of_its_training_identities_by_name(t
 
 
 def test_linear_latents_train_and_export_as_the_map_of_each_identity(tiny_data, tmp_path):
-    """A generator stage with optim.latent_linear trains W (the exported latents move from the start) and exports,
+    """A generator stage with generator.latents.linear trains W (the exported latents move from the start) and exports,
     per trained identity, exactly features @ W; resuming it is exact (W is in the checkpoint)."""
     from sem2nerf.decoder_folder import load_identity_latents
     
-    extra = ["stage=generator", "optim.latent_init=params", "optim.latent_linear=true", "loss.z_reg=0.1"]
+    extra = ["stage=generator", "generator.latents.init=params", "generator.latents.linear=true", "generator.z_reg=0.1"]
     export = train(_config(tmp_path, tiny_data, *extra, "train.max_steps=2", "train.save_every=1"))
     names, z = load_identity_latents(export)
     data = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=None)
@@ -159,7 +165,7 @@ def test_linear_latents_train_and_export_as_the_map_of_each_identity(tiny_data, 
 
 
 def test_params_latent_init_gives_similar_heads_similar_latents(tiny_data):
-    """optim.latent_init=params: latents are a fixed projection of the standardised SynthFaces parameters, so
+    """generator.latents.init=params: latents are a fixed projection of the standardised SynthFaces parameters, so
     distances between identities' latents follow the distances between their parameters."""
     
     data = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=None)
@@ -179,15 +185,15 @@ def test_params_latent_init_gives_similar_heads_similar_latents(tiny_data):
 
 
 def test_latent_loss_pulls_the_encoder_to_the_read_out_codes(tiny_data, tiny_decoder, tmp_path):
-    """loss.latent alone (no render loss): the error against the read-out codes of one fixed batch falls well below
+    """encoder.latent alone (no render loss): the error against the read-out codes of one fixed batch falls well below
     its start."""
     from sem2nerf.training import data as data_mod
 
     original = data_mod.StepBatchSampler.batch_at
     data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 4]
     try:
-        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1", "loss.l2=0",
-                      "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
+        train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "encoder.latent.weight=1",
+                      "loss.l2=0", "encoder.gan=0", "encoder.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
     finally:
         data_mod.StepBatchSampler.batch_at = original
     latent = [r["latent"] for r in _metrics(tmp_path) if "latent" in r]
@@ -197,8 +203,8 @@ def test_latent_loss_pulls_the_encoder_to_the_read_out_codes(tiny_data, tiny_dec
 
 @pytest.mark.parametrize("latent_params", [0.0, 0.3])
 def test_latent_loss_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_decoder, tmp_path, latent_params):
-    """loss.latent (the read-out fitted on every parameter, read with the hidden ones at their mean; with
-    loss.latent_params the error also counted in the read-out's parameters) with data.latent_extra: every step also
+    """encoder.latent (the read-out fitted on every parameter, read with the hidden ones at their mean; with
+    encoder.latent.params the error also counted in the read-out's parameters) with encoder.latent.extra: every step also
     encodes masks of another SynthFaces set (never rendered) and regresses them to the read-out of their parameters;
     that error falls with training."""
     from sem2nerf.synthfaces import generate_dataset
@@ -209,10 +215,10 @@ def test_latent_loss_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_
     original = data_mod.StepBatchSampler.batch_at
     data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1] if self.n == 2 else [0, 4]
     try:
-        train(_config(tmp_path / "out", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "loss.latent=1",
-                      f"loss.latent_params={latent_params}", f"data.latent_extra={extra}",
-                      "loss.latent_extra_batch=2", "loss.l2=0",
-                      "loss.gan=0", "loss.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
+        train(_config(tmp_path / "out", tiny_data, f"decoder={tiny_decoder}", "train.max_steps=20", "encoder.latent.weight=1",
+                      f"encoder.latent.params={latent_params}", f"encoder.latent.extra.root={extra}",
+                      "encoder.latent.extra.batch=2", "loss.l2=0",
+                      "encoder.gan=0", "encoder.w_norm=0", "optim.name=adam", "optim.betas=[0.9,0.999]"))
     finally:
         data_mod.StepBatchSampler.batch_at = original
     records = [r for r in _metrics(tmp_path / "out") if "latent_extra" in r]
@@ -222,12 +228,12 @@ def test_latent_loss_with_extra_masks_regresses_the_extra_masks(tiny_data, tiny_
 
 
 def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_data, tiny_decoder, tmp_path):
-    """model.encoder_region_stats=true: the region head is fitted before the first step, so the first step's code
+    """encoder.region_head: the region head is fitted before the first step, so the first step's code
     loss is lower than with the zero-initialised encoder alone; the export carries the head and loads."""
-    common = [f"decoder={tiny_decoder}", "train.max_steps=1", "loss.latent=1",
-              "train.latent_warmup_steps=1", "train.log_every=1"]
+    common = [f"decoder={tiny_decoder}", "train.max_steps=1", "encoder.latent.weight=1",
+              "encoder.latent.warmup_steps=1", "train.log_every=1"]
     train(_config(tmp_path / "plain", tiny_data, *common))
-    export = train(_config(tmp_path / "region", tiny_data, *common, "model.encoder_region_stats=true"))
+    export = train(_config(tmp_path / "region", tiny_data, *common, "encoder.region_head=true"))
     plain, region = ([r["latent"] for r in _metrics(tmp_path / name) if "latent" in r] for name in ("plain", "region"))
     assert len(plain) == len(region) == 1 and region[0] < 0.9 * plain[0], (plain, region)
     model = Sem2NeRF.from_pretrained(export)
@@ -235,15 +241,15 @@ def test_encoder_stage_with_region_head_starts_from_the_fit_and_exports_it(tiny_
     assert float(model.encoder.region_head.weight.detach().abs().max()) > 0 and not torch.equal(
         model.encoder.region_std, torch.ones_like(model.encoder.region_std))
     fingerprint = lambda *extra: _config(tmp_path, tiny_data, *common, *extra).fingerprint()
-    assert fingerprint() == fingerprint("model.encoder_region_stats=false"), "off: the runs written before it match"
-    assert fingerprint() != fingerprint("model.encoder_region_stats=true")
+    assert fingerprint() == fingerprint("encoder.region_head=null"), "off: the runs written before it match"
+    assert fingerprint() != fingerprint("encoder.region_head=true")
 
 
 def test_region_head_output_is_clamped_to_its_training_range_at_export(tiny_data, tiny_decoder, tmp_path):
     """The export clamps the region head's code offset per dimension to its range over the training masks: on every
     training mask the clamp changes nothing, while a mask unlike any of them (one class filling the frame) has
     dimensions that the clamp brings back into that range (each statistic alone is already in its range)."""
-    overrides = [f"decoder={tiny_decoder}", "loss.latent=1", "model.encoder_region_stats=true",
+    overrides = [f"decoder={tiny_decoder}", "encoder.latent.weight=1", "encoder.region_head=true",
                  "train.max_steps=1"]
     export = train(_config(tmp_path / "run", tiny_data, *overrides))
     model = Sem2NeRF.from_pretrained(export)
@@ -267,7 +273,7 @@ def test_region_head_output_is_clamped_to_its_training_range_at_export(tiny_data
 def test_the_region_head_keeps_its_fit_while_the_swin_trains(tiny_data, tiny_decoder, tmp_path):
     """The region head keeps its least-squares fit through training (the same after 1 and after 3 steps) while the
     Swin trains."""
-    common = [f"decoder={tiny_decoder}", "loss.latent=1", "model.encoder_region_stats=true", "loss.random_pose_prob=0"]
+    common = [f"decoder={tiny_decoder}", "encoder.latent.weight=1", "encoder.region_head=true", "encoder.random_pose_prob=0"]
     one = load_file(train(_config(tmp_path / "one", tiny_data, *common, "train.max_steps=1")) / "model.safetensors")
     three = load_file(train(_config(tmp_path / "three", tiny_data, *common, "train.max_steps=3")) / "model.safetensors")
     for key in ("encoder.region_head.weight", "encoder.region_head.bias", "encoder.region_mean", "encoder.region_std",
@@ -278,10 +284,10 @@ def test_the_region_head_keeps_its_fit_while_the_swin_trains(tiny_data, tiny_dec
 
 
 def test_latent_warmup_steps_train_codes_only_then_the_paper_losses(tiny_data, tiny_decoder, tmp_path):
-    """train.latent_warmup_steps=2: the first two steps have loss.latent and no render or GAN losses; the steps
+    """encoder.latent.warmup_steps=2: the first two steps have the latent loss and no render or GAN losses; the steps
     after them have the render losses again."""
-    train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "train.latent_warmup_steps=2",
-                  "loss.latent=1", "loss.random_pose_prob=0", "loss.gan=0.1"))
+    train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=4", "encoder.latent.weight=1",
+                  "encoder.latent.warmup_steps=2", "encoder.random_pose_prob=0", "encoder.gan=0.1"))
     records = [r for r in _metrics(tmp_path) if "total" in r]
     assert len(records) == 4
     for r in records[:2]:
@@ -293,13 +299,13 @@ def test_latent_warmup_steps_train_codes_only_then_the_paper_losses(tiny_data, t
 def test_latent_loss_needs_identity_latents_and_the_encoder_stage(tiny_data, tmp_path):
     plain = save_decoder(PiGANDecoder(32, 3, 16, 32, 2), tmp_path / "plain_decoder", domain="celebamask_hq")
     with pytest.raises(ConfigError, match="identity_latents.safetensors"):
-        train(_config(tmp_path / "out", tiny_data, f"decoder={plain}", "loss.latent=1"))
+        train(_config(tmp_path / "out", tiny_data, f"decoder={plain}", "encoder.latent.weight=1"))
     with pytest.raises(ConfigError, match="encoder-stage loss"):
-        _config(tmp_path, tiny_data, "stage=generator", "loss.latent=1")
+        _config(tmp_path, tiny_data, "stage=generator", "encoder.latent.weight=1")
 
 
 def test_encoder_stage_runs_exports_and_renders(tiny_data, tiny_decoder, tmp_path):
-    export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "loss.random_pose_prob=0.5",
+    export = train(_config(tmp_path, tiny_data, f"decoder={tiny_decoder}", "train.max_steps=3", "encoder.random_pose_prob=0.5",
                            "loss.silhouette=1"))
     records = [r for r in _metrics(tmp_path) if "total" in r]
     assert len(records) == 3
@@ -324,8 +330,8 @@ def test_encoder_stage_overfits_one_batch(tiny_data, overfit_generator, tmp_path
     from sem2nerf.training import data as data_mod
 
     decoder, _ = overfit_generator
-    config = _config(tmp_path, tiny_data, f"decoder={decoder}", "train.max_steps=15", "optim.lr=5e-3", "loss.gan=0",
-                     "loss.random_pose_prob=0", "model.encoder_drop_path_rate=0", *FIXED_PATCH)
+    config = _config(tmp_path, tiny_data, f"decoder={decoder}", "train.max_steps=15", "optim.lr=5e-3", "encoder.gan=0",
+                     "encoder.random_pose_prob=0", "model.encoder_drop_path_rate=0", *FIXED_PATCH)
     original = data_mod.StepBatchSampler.batch_at
     data_mod.StepBatchSampler.batch_at = lambda self, m: [0, 1]
     try:
@@ -338,8 +344,8 @@ def test_encoder_stage_overfits_one_batch(tiny_data, overfit_generator, tmp_path
 
 
 def test_linear_latents_are_one_learned_map_of_the_identity_features():
-    """optim.latent_linear: every identity latent is features @ W (one shared W, trained), starting at the same
-    random projection as latent_init=params; the per-identity table follows W."""
+    """generator.latents.linear: every identity latent is features @ W (one shared W, trained), starting at the same
+    random projection as latents.init=params; the per-identity table follows W."""
     
     decoder = PiGANDecoder(hidden_dim=16, num_layers=2, z_dim=8, mapping_hidden_dim=16, mapping_depth=1)
     features = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
@@ -357,5 +363,5 @@ def test_linear_latents_are_one_learned_map_of_the_identity_features():
     assert torch.allclose(tied.latents(ids), tied.latents.weight[ids])
     with pytest.raises(ValueError, match="features"):
         GeneratorNetwork(decoder, 5, RenderOptions(), 32, 12.0, 7, None, linear=True)
-    with pytest.raises(ConfigError, match="latent_init=params"):
-        load_config(TINY, ["stage=generator", "optim.latent_linear=true"])
+    with pytest.raises(ConfigError, match="latents.init=params"):
+        load_config(TINY, ["stage=generator", "generator.latents.linear=true"])

@@ -1,7 +1,7 @@
 """3D training targets from a SynthFaces head: a density and a view-locked colour at world points.
 
 SynthFaces knows its geometry exactly, so the generator stage can supervise the radiance field in
-3D as well as through renders (``loss.geometry``). The targets are:
+3D as well as through renders (``generator.geometry``). The targets are:
 
 - density ``SIGMA_MAX * sigmoid(-d / SOFTNESS)`` of the signed distance ``d`` (centimetres in the
   head frame): opaque inside, empty outside, with a soft shell about a millimetre thick;

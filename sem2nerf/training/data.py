@@ -56,9 +56,9 @@ class MaskImageDataset(Dataset):
         geometry_reach: also sample empty space up to this radius (``sample_points``' ``reach``).
         geometry_focus: the fraction of near-surface points around the small parts (``sample_points``' ``focus``).
         part_labels: raw-scheme class names: also return ``parts`` ``(1, S, S)``, the fraction of each
-            ground-truth pixel in those classes (area-resized like the image; ``loss.part_weight``).
+            ground-truth pixel in those classes (area-resized like the image; ``loss.part``).
         mask_realism: strength of :func:`~sem2nerf.training.augment.hand_annotated` on the encoder input ``x``
-            (0: off; ``data.mask_realism``). Only items read as ``dataset[(index, draw)]`` (a
+            (0: off; ``encoder.mask_realism``). Only items read as ``dataset[(index, draw)]`` (a
             :class:`StepBatchSampler` with ``with_draw``) are augmented, with a generator seeded by
             ``(realism_seed, index, draw)``; ``dataset[index]`` reads the exact mask. ``mask``, ``foreground``,
             ``parts``, the image and the 3D targets always come from the exact mask.
@@ -150,8 +150,8 @@ class MaskImageDataset(Dataset):
             params_file = self.root / "identity_params.json"
             if not (self.has_identities and params_file.is_file()):
                 raise ConfigError(
-                    f"loss.geometry > 0 needs a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
-                    "make one with `python -m sem2nerf synth`, or set loss.geometry=0"
+                    f"generator.geometry needs a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
+                    "make one with `python -m sem2nerf synth`, or leave generator.geometry out"
                 )
             self.identity_params()  # read and checked now, not in a worker
 
@@ -165,7 +165,7 @@ class MaskImageDataset(Dataset):
             if self.identity_names is None or not params_file.is_file():
                 raise ConfigError(
                     f"identity features need a SynthFaces folder (identities.json and identity_params.json in {self.root}); "
-                    "make one with `python -m sem2nerf synth` (optim.latent_init=params and loss.latent use them)"
+                    "make one with `python -m sem2nerf synth` (generator.latents.init=params and encoder.latent use them)"
                 )
             _check_generator_version(self.root)
             table = json.loads(params_file.read_text())

@@ -2,8 +2,8 @@
 
 The paper's (official-sem2nerf.md 6): patch L2, LPIPS, W-norm, the patch discriminator with the non-saturating GAN
 loss and R1 (:class:`PatchAdversary` trains it alongside). This project's (deviations): the L2 with small parts
-weighed up (``loss.part_weight``), the silhouette loss, the code regression (``loss.latent``) and the 3D geometry
-loss of the generator stage (``loss.geometry``).
+weighed up (``loss.part``), the silhouette loss, the code regression of the encoder stage (``encoder.latent``) and
+the 3D geometry loss of the generator stage (``generator.geometry``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def patch_l2(fake: torch.Tensor, real: torch.Tensor, parts: torch.Tensor | None, pattern: torch.Tensor,
              part_weight: float) -> torch.Tensor:
     """The patch L2 (``loss.l2``, either stage): the mean squared error, or with ``part_weight`` > 0 the mean in which
-    pixels of ``loss.part_labels`` (the full-frame fraction ``parts``, cut with ``pattern``) weigh ``1 + part_weight``."""
+    pixels of ``loss.part.labels`` (the full-frame fraction ``parts``, cut with ``pattern``) weigh ``1 + part_weight``
+    (``loss.part.weight``)."""
     if part_weight <= 0:
         return F.mse_loss(fake, real)
     weight = 1.0 + part_weight * cut_patch(parts.to(fake.device), pattern)
@@ -173,10 +174,10 @@ def silhouette_loss(opacity: torch.Tensor, foreground: torch.Tensor, pattern: to
 
 def code_loss(code: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, feature_map: torch.Tensor | None = None,
               feature_weight: float = 0.0) -> torch.Tensor:
-    """``loss.latent`` before its weight: mean squared error of codes ``(B, D)`` against ``target``, each dimension
+    """``encoder.latent`` before its weight: mean squared error of codes ``(B, D)`` against ``target``, each dimension
     divided by ``scale`` ``(D,)``; with ``feature_map`` (``(D, K)``, see
     :meth:`~sem2nerf.training.readout.CodeReadout.feature_error_map`) plus ``feature_weight`` x the mean squared
-    error of the read-out features that the code error amounts to (``loss.latent_params``)."""
+    error of the read-out features that the code error amounts to (``encoder.latent.params``)."""
     error = (code.float() - target) / scale
     loss = error.pow(2).mean()
     if feature_map is not None:
@@ -185,7 +186,7 @@ def code_loss(code: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, fea
 
 
 def geometry_loss(at_points: torch.Tensor, rgb: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """3D supervision (``loss.geometry``): squared density error in units of the targets' opaque density, plus squared
+    """3D supervision (``generator.geometry``): squared density error in units of the targets' opaque density, plus squared
     colour error weighted by the target's opacity (the colour of empty space is never seen)."""
     from ..synthfaces.targets import SIGMA_MAX
 

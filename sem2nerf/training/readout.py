@@ -1,11 +1,11 @@
 """Code read-outs: linear maps from what a mask tells to FiLM codes, for the encoder stage and the benchmarks.
 
-* :func:`identity_code_targets`: the FiLM codes of a generator-stage export's identity latents (``loss.latent``);
+* :func:`identity_code_targets`: the FiLM codes of a generator-stage export's identity latents (``encoder.latent``);
 * :func:`fit_code_readout` / :class:`CodeReadout`: a ridge least-squares read-out of codes from features;
 * :func:`fit_readout_targets` / :class:`ReadoutTargets`: the read-out of those codes from the identities' SynthFaces
-  parameters, with the parameters a mask cannot show (colours) at their mean: the targets of ``loss.latent``;
+  parameters, with the parameters a mask cannot show (colours) at their mean: the targets of ``encoder.latent``;
 * :func:`collect_region_statistics`, :func:`fit_region_head`, :func:`set_region_output_range`: the encoder's region
-  head (``model.encoder_region_stats``), fitted to the same targets before the first step and clamped at export.
+  head (``encoder.region_head``), fitted to the same targets before the first step and clamped at export.
 """
 
 from __future__ import annotations
@@ -71,15 +71,15 @@ def fit_code_readout(features: torch.Tensor, codes: torch.Tensor, ridge: float =
 def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
     """FiLM codes ``[freq, phase]`` of the generator stage's identity latents, one row per identity of ``dataset``
     (its ``identity`` index), and the per-group scale ``(D,)`` (the std of frequencies and of phases over the
-    identities) that ``loss.latent`` divides errors by."""
+    identities) that ``encoder.latent`` divides errors by."""
     table = load_identity_latents(decoder_dir)
     if table is None:
         raise ConfigError(
-            f"loss.latent > 0 needs {IDENTITY_LATENTS_NAME} in the decoder folder {decoder_dir}: the identity latents that "
-            "this project's generator stage exports when it trains by reconstruction; set loss.latent=0 for other decoders"
+            f"encoder.latent needs {IDENTITY_LATENTS_NAME} in the decoder folder {decoder_dir}: the identity latents that "
+            "this project's generator stage exports when it trains by reconstruction; leave encoder.latent out for other decoders"
         )
     if dataset.identity_names is None:
-        raise ConfigError(f"loss.latent > 0 needs identities.json in {dataset.root} (the identities the decoder was trained on)")
+        raise ConfigError(f"encoder.latent needs identities.json in {dataset.root} (the identities the decoder was trained on)")
     names, z = table
     row = {name: i for i, name in enumerate(names)}
     index = torch.tensor([row.get(name, -1) for name in dataset.identity_names])
@@ -87,7 +87,7 @@ def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImage
     missing = [dataset.identity_names[k] for k in used if index[k] < 0]
     if missing:
         raise ConfigError(
-            f"{len(missing)} training identities have no latent in {decoder_dir} (first: {missing[:3]}): loss.latent needs "
+            f"{len(missing)} training identities have no latent in {decoder_dir} (first: {missing[:3]}): encoder.latent needs "
             "the data set the decoder was trained on"
         )
     with torch.no_grad():
@@ -97,7 +97,7 @@ def identity_code_targets(decoder_dir, decoder: PiGANDecoder, dataset: MaskImage
 
 
 class ReadoutTargets:
-    """The code read-out (a :class:`CodeReadout`) of ``loss.latent`` and how each identity's SynthFaces parameters
+    """The code read-out (a :class:`CodeReadout`) of ``encoder.latent`` and how each identity's SynthFaces parameters
     are read through it: all of them (``visible_only`` false) with those in ``hidden`` replaced by fixed values."""
 
     def __init__(self, readout: CodeReadout, visible_only: bool, hidden: dict | None) -> None:
@@ -175,7 +175,7 @@ def set_region_output_range(encoder, datasets: list, batch_size: int = 64, worke
 @torch.no_grad()
 def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = None, batch_size: int = 64,
                     workers: int = 0, ridge: float = 1e-2) -> CodeReadout | None:
-    """Set an encoder's region head from data before training (``model.encoder_region_stats``).
+    """Set an encoder's region head from data before training (``encoder.region_head``).
 
     ``sources``: ``(dataset, targets)`` pairs, datasets of encoder inputs ``x`` with ``identity`` indices and
     targets ``(num_identities, 2 * code_dim)`` codes (``None``: only standardise). The statistics of every
@@ -185,14 +185,14 @@ def fit_region_head(encoder, sources: list, start_code: torch.Tensor | None = No
     Returns that fit (a :class:`CodeReadout`) or ``None``."""
     head = encoder.region_head
     if head is None:
-        raise ValueError("fit_region_head: this encoder has no region head (model.encoder_region_stats=false)")
+        raise ValueError("fit_region_head: this encoder has no region head (no encoder.region_head)")
     stats, target = collect_region_statistics(sources, encoder.region_classes, head.weight.device, batch_size, workers,
                                               encoder.region_grid)
     for name, value in region_buffers(stats).items():
         getattr(encoder, name).copy_(value)
     head.weight.zero_()
     head.bias.zero_()
-    if target is None:  # standardisation only (no loss.latent targets)
+    if target is None:  # standardisation only (no encoder.latent targets)
         return None
     if start_code is not None:
         target = target - start_code.double().cpu()

@@ -2,10 +2,12 @@
 
 * :class:`EncoderStage` (the paper): a frozen decoder; the Swin encoder learns to predict FiLM codes from masks,
   supervised on region-aware patches (L2, LPIPS, W-norm, patch GAN with R1, random-pose GAN-only steps); optionally a
-  regression of codes (``loss.latent``, with code-only warm-up steps) and a region head fitted before the first step.
+  regression of codes (``encoder.latent``, with code-only warm-up steps) and a region head fitted before the first step
+  (``encoder.region_head``).
 * :class:`GeneratorStage`: trains a pi-GAN decoder for a new domain, with multi-view reconstruction through
-  per-identity latents (data with several views per identity, e.g. SynthFaces), 3D targets (``loss.geometry``) and/or
-  the pi-GAN adversarial objective on random codes and poses. Its export is a decoder folder.
+  per-identity latents (``generator.recon``; data with several views per identity, e.g. SynthFaces), 3D targets
+  (``generator.geometry``) and/or the pi-GAN adversarial objective on random codes and poses (``generator.adv``). Its
+  export is a decoder folder.
 
 A stage owns its network (what the optimiser trains; :class:`EncoderNetwork` / :class:`GeneratorNetwork`), its
 parameter groups, the losses of one micro-step (:meth:`Stage.step`), what a validation item renders and its export.
@@ -44,11 +46,11 @@ class EncoderNetwork(nn.Module):
 
     def forward(self, x, cam2world, pattern, generator=None, extra_x=None):
         """Render the codes of ``x`` at ``cam2world`` (``None``: no render, rgb and opacity are ``None``); ``extra_x``
-        (masks for ``loss.latent`` only) is encoded in the same call but not rendered. Returns (rgb, opacity, delta_f,
+        (masks for ``encoder.latent`` only) is encoded in the same call but not rendered. Returns (rgb, opacity, delta_f,
         delta_p) with the deltas of ``x`` then ``extra_x``."""
         b = x.shape[0]
         delta_f, delta_p = self.model.encoder.encode(x if extra_x is None else torch.cat((x, extra_x)))
-        if cam2world is None:  # codes only (train.latent_warmup_steps)
+        if cam2world is None:  # codes only (encoder.latent.warmup_steps)
             return None, None, delta_f, delta_p
         freq, phase = delta_f[:b] + self.model.latent_avg_freq, delta_p[:b] + self.model.latent_avg_phase
         locked = LOCKED_VIEW_DIRECTION if self.opts.lock_view_dependence else None
@@ -215,7 +217,8 @@ class Stage:
                               pattern: torch.Tensor, scale: float = 1.0) -> dict[str, torch.Tensor]:
         """The losses of patches rendered at the data's pose: L2 and LPIPS (times ``scale``), silhouette."""
         cfg = self.config.loss
-        losses = {"l2": scale * cfg.l2 * patch_l2(fake, real, batch.get("parts"), pattern, cfg.part_weight)}
+        part_weight = cfg.part.weight if cfg.part is not None else 0.0
+        losses = {"l2": scale * cfg.l2 * patch_l2(fake, real, batch.get("parts"), pattern, part_weight)}
         if cfg.silhouette > 0:  # the mask's own foreground at its own pose
             losses["silhouette"] = cfg.silhouette * silhouette_loss(opacity, batch["foreground"], pattern)
         if self.lpips is not None:
@@ -230,10 +233,12 @@ class EncoderStage(Stage):
 
     def __init__(self, config: TrainConfig, train_set: MaskImageDataset, device: torch.device, lpips: nn.Module | None,
                  common: dict, fit_region: bool = True) -> None:
-        """``common``: the data sets' shared arguments (for ``data.latent_extra``); ``fit_region``: fit the region
+        """``common``: the data sets' shared arguments (for ``encoder.latent.extra``); ``fit_region``: fit the region
         head before the first step (a resumed run loads it with its state instead)."""
         super().__init__(config, train_set, device, lpips)
-        model_kwargs = dict(vars(config.model))
+        head = config.encoder.region_head
+        model_kwargs = {**vars(config.model), "encoder_region_stats": head is not None,
+                        "encoder_region_grid": head.grid if head is not None else 0}
         expect = {k: model_kwargs[k] for k in DECODER_KEYS}
         expect["domain"] = self.domain.name
         decoder, dcfg = load_decoder(config.decoder, expect=expect)
@@ -247,15 +252,15 @@ class EncoderStage(Stage):
         self.model, self.fov = model, model.fov
         self._set_render_options(model.ray_start, model.ray_end)
         self.network = EncoderNetwork(model, self.opts, config.data.image_size)
-        self.gan_weight = config.loss.gan
-        prob = config.loss.random_pose_prob
+        self.gan_weight = config.encoder.gan
+        prob = config.encoder.random_pose_prob
         self.random_pose_prob = prob if prob is not None else self.domain.random_pose_prob
         self.region = list(model.encoder.region_head.parameters()) if model.encoder.region_head is not None else []
         for p in self.region:  # the region head keeps the least-squares fit it starts from
             p.requires_grad_(False)
         self.code_targets = self.code_scale = self.feature_map = None
-        self.extra_set = self.extra_targets = self.extra_batches = None  # data.latent_extra: masks for loss.latent only
-        if config.loss.latent > 0:
+        self.extra_set = self.extra_targets = self.extra_batches = None  # encoder.latent.extra: masks for the loss only
+        if config.encoder.latent is not None:
             self._set_code_targets(common)
         if self.region and fit_region:
             sources = [(train_set, self.code_targets)]
@@ -265,16 +270,16 @@ class EncoderStage(Stage):
             fit_region_head(model.encoder, sources, start, batch_size=64, workers=config.data.workers)
 
     def _set_code_targets(self, common: dict) -> None:
-        """``loss.latent``: each training identity's code read out from what its mask can tell (and the extra masks')."""
-        config, device = self.config, self.device
+        """``encoder.latent``: each training identity's code read out from what its mask can tell (and the extra masks')."""
+        config, device, latent = self.config, self.device, self.config.encoder.latent
         codes, scale = identity_code_targets(config.decoder, self.model.decoder, self.train_set)
         targets = fit_readout_targets(codes, self.train_set)
         self.code_targets, self.code_scale = targets.codes(self.train_set).to(device), scale.to(device)
-        if config.loss.latent_params > 0:
+        if latent.params > 0:
             self.feature_map = targets.readout.feature_error_map(scale).to(device)
-        if config.data.latent_extra:
-            self.extra_set = MaskImageDataset(**{**common, "root": config.data.latent_extra}, id_list=config.data.train_list,
-                                              mask_realism=config.data.mask_realism, realism_seed=config.seed + 1)
+        if latent.extra is not None:
+            self.extra_set = MaskImageDataset(**{**common, "root": latent.extra.root}, id_list=config.data.train_list,
+                                              mask_realism=config.encoder.mask_realism, realism_seed=config.seed + 1)
             self.extra_targets = targets.codes(self.extra_set).to(device)
 
     def param_groups(self) -> list[dict]:
@@ -284,8 +289,8 @@ class EncoderStage(Stage):
     def open_streams(self, start_draw: int, rank: int, world: int, loader) -> None:
         if self.extra_set is not None:  # its own seeded stream, so --resume continues it exactly too
             config = self.config
-            sampler = StepBatchSampler(len(self.extra_set), config.loss.latent_extra_batch, config.seed + 1, rank, world,
-                                       start_draw, config.data.mask_realism > 0)
+            sampler = StepBatchSampler(len(self.extra_set), config.encoder.latent.extra.batch, config.seed + 1, rank, world,
+                                       start_draw, config.encoder.mask_realism > 0)
             self.extra_batches = iter(loader(self.extra_set, sampler))
 
     def train_mode(self, module: nn.Module) -> None:
@@ -293,13 +298,13 @@ class EncoderStage(Stage):
         self.model.decoder.eval()
 
     def _code_loss(self, delta_f: torch.Tensor, delta_p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        cfg, model = self.config.loss, self.model
+        latent, model = self.config.encoder.latent, self.model
         code = torch.cat((delta_f + model.latent_avg_freq, delta_p + model.latent_avg_phase), 1)
-        return cfg.latent * code_loss(code, target, self.code_scale, self.feature_map, cfg.latent_params)
+        return latent.weight * code_loss(code, target, self.code_scale, self.feature_map, latent.params)
 
     def step(self, module, batch, step, pattern, real, generator, autocast) -> StepResult:
-        cfg, device, b = self.config.loss, self.device, real.shape[0]
-        warmup = step < self.config.train.latent_warmup_steps  # codes only: no render, no GAN
+        cfg, device, b = self.config.encoder, self.device, real.shape[0]
+        warmup = cfg.latent is not None and step < cfg.latent.warmup_steps  # codes only: no render, no GAN
         prob = self.random_pose_prob
         random_step = not warmup and prob > 0 and float(torch.rand(1, generator=generator)) < prob
         yaw, pitch = random_poses(b, self.domain.name, generator) if random_step else (batch["yaw"], batch["pitch"])
@@ -318,7 +323,7 @@ class EncoderStage(Stage):
             losses.update(self.reconstruction_losses(recon, opacity, real, batch, pattern))
         if cfg.w_norm > 0:
             losses["w_norm"] = cfg.w_norm * w_norm(delta_f, delta_p, self.model.decoder.num_film_layers)
-        if cfg.latent > 0:  # the mask's identity code from the generator stage (any pose)
+        if cfg.latent is not None:  # the mask's identity code from the generator stage (any pose)
             losses["latent"] = self._code_loss(delta_f, delta_p, self.code_targets[batch["identity"].to(device)])
         return StepResult(losses, fake, recon)
 
@@ -352,38 +357,38 @@ class GeneratorStage(Stage):
 
     def __init__(self, config: TrainConfig, train_set: MaskImageDataset, device: torch.device, lpips: nn.Module | None) -> None:
         super().__init__(config, train_set, device, lpips)
-        cfg = config.loss
+        cfg = config.generator
         decoder = PiGANDecoder(**{arg: getattr(config.model, key) for key, arg in DECODER_KEYS.items()})
         self.fov = self.domain.fov
         self._set_render_options(self.domain.ray_start, self.domain.ray_end)
-        if cfg.recon > 0 and not train_set.has_identities:
+        if cfg.recon is not None and not train_set.has_identities:
             raise ConfigError(
-                f"loss.recon > 0 needs identities.json in {config.data.root} (several views per identity, e.g. SynthFaces); "
-                "for single-view collections use loss.recon=0 loss.adv=1"
+                f"generator.recon needs identities.json in {config.data.root} (several views per identity, e.g. SynthFaces); "
+                "for single-view collections use generator.recon=null generator.adv=1"
             )
-        n_ids = train_set.num_identities if cfg.recon > 0 or cfg.geometry > 0 else 0
-        features = train_set.identity_features() if n_ids and config.optim.latent_init == "params" else None
+        n_ids = train_set.num_identities if cfg.recon is not None or cfg.geometry is not None else 0
+        features = train_set.identity_features() if n_ids and cfg.latents.init == "params" else None
         self.network = GeneratorNetwork(decoder, n_ids, self.opts, config.data.image_size, self.fov, config.seed, features,
-                                        config.optim.latent_linear)
+                                        cfg.latents.linear)
         self.decoder = decoder
         self.gan_weight = cfg.adv
 
     def param_groups(self) -> list[dict]:
-        optim, density = self.config.optim, list(self.decoder.density.parameters())
+        lr, cfg, density = self.config.optim.lr, self.config.generator, list(self.decoder.density.parameters())
         groups = [
-            {"params": [p for p in self.decoder.parameters() if all(p is not q for q in density)], "lr": optim.lr},
-            {"params": density, "lr": optim.lr * optim.density_lr_scale},
+            {"params": [p for p in self.decoder.parameters() if all(p is not q for q in density)], "lr": lr},
+            {"params": density, "lr": lr * cfg.density_lr_scale},
         ]
         if self.network.latents is not None:
-            groups.append({"params": list(self.network.latents.parameters()), "lr": optim.lr_latent})
+            groups.append({"params": list(self.network.latents.parameters()), "lr": cfg.latents.lr})
         return groups
 
     def step(self, module, batch, step, pattern, real, generator, autocast) -> StepResult:
-        cfg, device, b = self.config.loss, self.device, real.shape[0]
+        cfg, device, b = self.config.generator, self.device, real.shape[0]
         ids = batch["identity"].to(device) if self.network.latents is not None else None
         z_rand = torch.randn(b, self.decoder.z_dim, generator=generator).to(device) if cfg.adv > 0 else None
         yaw, pitch = batch["yaw"], batch["pitch"]
-        render_ids = ids is not None and cfg.recon > 0 and step % cfg.recon_every == 0
+        render_ids = ids is not None and cfg.recon is not None and step % cfg.recon.every == 0
         cams = cameras(yaw, pitch, device) if render_ids else None
         if z_rand is not None:  # random codes at poses of the data (the empirical pose distribution)
             perm = torch.randperm(b, generator=generator)
@@ -401,10 +406,10 @@ class GeneratorStage(Stage):
         if ids is not None:
             if render_ids:
                 recon = fake[:b]
-                losses.update(self.reconstruction_losses(recon, opacity[:b], real, batch, pattern, cfg.recon))
+                losses.update(self.reconstruction_losses(recon, opacity[:b], real, batch, pattern, cfg.recon.weight))
             losses["z_reg"] = cfg.z_reg * z[:b].pow(2).mean()
         if at_points is not None:
-            losses["geometry"] = cfg.geometry * geometry_loss(
+            losses["geometry"] = cfg.geometry.weight * geometry_loss(
                 at_points.float(), batch["point_rgb"].to(device), batch["point_sigma"].to(device),
             )
         return StepResult(losses, fake[-b:] if z_rand is not None else None, recon)
@@ -418,7 +423,7 @@ class GeneratorStage(Stage):
 
     def export(self, folder: Path, meta: dict, seconds: float) -> Path:
         latents, data = None, self.train_set
-        if self.network.latents is not None and data.identity_names is not None:  # by name, for the encoder's loss.latent
+        if self.network.latents is not None and data.identity_names is not None:  # by name, for the encoder's encoder.latent
             trained = sorted(set(data.identity))
             latents = ([data.identity_names[k] for k in trained], self.network.latents.weight.detach()[torch.tensor(trained)])
         return save_decoder(self.decoder, folder, domain=self.config.data.domain, metadata=meta, identity_latents=latents)

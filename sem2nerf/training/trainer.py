@@ -64,7 +64,7 @@ class _Logger:
 
 
 class _RunningMeans:
-    """Per key, the mean over the steps since the last log that had it (``loss.recon_every``, random-pose steps)."""
+    """Per key, the mean over the steps since the last log that had it (``generator.recon.every``, random-pose steps)."""
 
     def __init__(self, accum: int) -> None:
         self.accum, self.sums, self.counts = accum, {}, {}
@@ -95,12 +95,12 @@ def build_datasets(config: TrainConfig) -> tuple[MaskImageDataset, MaskImageData
     """The training and validation sets a config asks for, and the keyword arguments they share (for more sets).
 
     The training set carries what the config's losses read: foreground (``loss.silhouette``), part fractions
-    (``loss.part_weight``) and, in the generator stage, 3D points (``loss.geometry`` with its points, reach and focus).
-    ``data.mask_realism`` augments the training set's encoder input (seeded by ``config.seed``), never the validation
-    set's; ``common`` leaves it out (a set built from it reads exact masks unless given ``mask_realism``). The
-    encoder stage validates on held-out masks, the generator stage on its training identities.
+    (``loss.part``) and, in the generator stage, 3D points (``generator.geometry`` with its points, reach and focus).
+    ``encoder.mask_realism`` augments the training set's encoder input (seeded by ``config.seed``), never the
+    validation set's; ``common`` leaves it out (a set built from it reads exact masks unless given ``mask_realism``).
+    The encoder stage validates on held-out masks, the generator stage on its training identities.
     """
-    cfg_loss = config.loss
+    part, geometry = config.loss.part, config.generator.geometry
     domain = get_domain(config.data.domain)
     encoder_size = config.model.encoder_size if config.stage == "encoder" else None
     common = {
@@ -108,15 +108,16 @@ def build_datasets(config: TrainConfig) -> tuple[MaskImageDataset, MaskImageData
         "use_contour": config.model.use_contour, "contour_skip": config.model.contour_skip,
     }
     part_labels = None
-    if cfg_loss.part_weight > 0:
-        part_labels = cfg_loss.part_labels or list(domain.small_parts)
+    if part is not None:
+        part_labels = part.labels or list(domain.small_parts)
         if not part_labels:
-            raise ConfigError(f"loss.part_weight: domain {config.data.domain} names no small_parts; set loss.part_labels")
-    geometry_points = cfg_loss.geometry_points if config.stage == "generator" and cfg_loss.geometry > 0 else 0
-    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry_points,
-                                 geometry_reach=cfg_loss.geometry_reach or None, geometry_focus=cfg_loss.geometry_focus,
-                                 with_foreground=cfg_loss.silhouette > 0, part_labels=part_labels,
-                                 mask_realism=config.data.mask_realism, realism_seed=config.seed, **common)
+            raise ConfigError(f"loss.part: domain {config.data.domain} names no small_parts; set loss.part.labels")
+    with_geometry = config.stage == "generator" and geometry is not None
+    train_set = MaskImageDataset(id_list=config.data.train_list, geometry_points=geometry.points if with_geometry else 0,
+                                 geometry_reach=(geometry.reach or None) if geometry is not None else None,
+                                 geometry_focus=geometry.focus if geometry is not None else 0.0,
+                                 with_foreground=config.loss.silhouette > 0, part_labels=part_labels,
+                                 mask_realism=config.encoder.mask_realism, realism_seed=config.seed, **common)
     val_list = config.data.val_list if config.stage == "encoder" else config.data.train_list
     val_set = MaskImageDataset(id_list=val_list, limit=config.data.val_samples, with_mask=True, **common)
     return train_set, val_set, common
@@ -174,7 +175,7 @@ def train(config: TrainConfig, resume: str | None = None, command: str | None = 
         accelerator.load_state(str(resume_dir))
     accum = loop.grad_accum
     loader = partial(_loader, workers=config.data.workers, pin=device.type == "cuda")
-    with_draw = config.data.mask_realism > 0  # items come as (index, epoch): the seed of their mask realism
+    with_draw = config.encoder.mask_realism > 0  # items come as (index, epoch): the seed of their mask realism
     batches = iter(loader(train_set, StepBatchSampler(len(train_set), loop.batch_size, config.seed, rank, world,
                                                       start_step * accum, with_draw)))
     stage.open_streams(start_step * accum, rank, world, loader)
