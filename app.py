@@ -90,8 +90,11 @@ TEMP_AGE_ENV = "SEM2NERF_TEMP_MAX_AGE"  # seconds; overrides OUTPUT_MAX_AGE_S fo
 RENDERERS = ("baked grid (fast)", "direct (exact)")
 BAKE_RESOLUTION = 128  # cells per axis of a baked grid: ~34 MB, PSNR >= 30 dB against a direct render
 # Baked grids kept in memory (sem2nerf.bake.BakeCache), by size (least recently used first out): a grid of
-# BAKE_RESOLUTION cells is 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so about four.
-BAKE_CACHE_BYTES = 144 * 2**20
+# BAKE_RESOLUTION cells is 4 x 129^3 float32 = 34 MB (on the model's device: GPU memory with a GPU), so 1 GiB holds
+# 30 visitors' scenes (with 4, 20 visitors re-baked on every render and waited ~30 s at p50: docs/load.md);
+# $SEM2NERF_BAKE_CACHE_MB sets another budget.
+BAKE_CACHE_ENV = "SEM2NERF_BAKE_CACHE_MB"
+BAKE_CACHE_BYTES = 1024 * 2**20
 WHITE_LEVEL = 250  # editor pixels with every channel at least this bright are blank canvas (not in the palette)
 VIEW_SIZE = 256  # the view's default side: on 2 CPU cores a baked view takes ~0.11 s at 256 (the first, with the
 # bake, ~1.0 s); the direct renderer ~1.5 s
@@ -588,7 +591,7 @@ class AppPage:
         self.domain = model.domain if model is not None else get_domain("celebamask_hq")
         self.scheme = drawing_scheme(self.domain)
         self.root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="sem2nerf_app_"))
-        self.bakes = BakeCache(BAKE_CACHE_BYTES, BAKE_RESOLUTION)
+        self.bakes = BakeCache(bake_cache_bytes(), BAKE_RESOLUTION)
         self.examples = load_examples(self.domain)
         self.by_name = {ex.name: ex for ex in self.examples}
         self.gallery_items = example_thumbnails(self.examples, self.root / "examples")
@@ -1001,6 +1004,18 @@ def build_demo(model: Sem2NeRF | None, status: str, workdir: str | os.PathLike |
 def view_state(state: str) -> str:
     """A browser-side event step setting the notice's view state (see APP_JS)."""
     return f"() => {{ window.sem2nerfViewState && window.sem2nerfViewState({json.dumps(state)}); }}"
+
+
+def bake_cache_bytes() -> int:
+    """The bake cache's budget: ``$SEM2NERF_BAKE_CACHE_MB`` MiB, else ``BAKE_CACHE_BYTES`` (1 GiB, 30 grids)."""
+    raw = os.environ.get(BAKE_CACHE_ENV, "")
+    try:
+        mb = float(raw) if raw else BAKE_CACHE_BYTES / 2**20
+    except ValueError:
+        raise SystemExit(f"${BAKE_CACHE_ENV} must be a number of MiB, got {raw!r}") from None
+    if not 0 <= mb < 2**30:  # NaN fails every comparison
+        raise SystemExit(f"${BAKE_CACHE_ENV} must be between 0 (no cache) and 2^30 MiB, got {raw}")
+    return int(mb * 2**20)
 
 
 def temp_file_sweep() -> tuple[int, int]:

@@ -298,6 +298,21 @@ def test_a_bake_larger_than_the_whole_budget_is_used_but_not_kept(tiny_model, ma
     assert app.BAKE_CACHE_BYTES >= 4 * cache.grid_bytes(tiny_model.bake(scene, resolution=app.BAKE_RESOLUTION))
 
 
+def test_bake_cache_budget_holds_thirty_grids_and_follows_the_environment(tiny_model, mask_array, monkeypatch):
+    """The default budget holds at least 30 default grids (20 visitors' scenes re-baked on every render with four); the
+    environment variable sets another, read when the page is built; a bad value is refused with its name."""
+    monkeypatch.delenv(app.BAKE_CACHE_ENV, raising=False)
+    grid = app.BakeCache.grid_bytes(tiny_model.bake(tiny_model.encode(mask_array), resolution=app.BAKE_RESOLUTION))
+    assert app.bake_cache_bytes() // grid >= 30
+    monkeypatch.setenv(app.BAKE_CACHE_ENV, "64")
+    assert app.bake_cache_bytes() == 64 * 2**20
+    assert app.AppPage(tiny_model, "test").bakes.max_bytes == 64 * 2**20
+    for bad in ("lots", "-1", "nan"):
+        monkeypatch.setenv(app.BAKE_CACHE_ENV, bad)
+        with pytest.raises(SystemExit, match=app.BAKE_CACHE_ENV):
+            app.bake_cache_bytes()
+
+
 def test_a_broken_model_folder_starts_the_app_with_the_reason_on_the_page(tiny_model, tmp_path, monkeypatch):
     served = []
     monkeypatch.setattr(app, "serve", lambda demo, model, **kw: served.append((demo, model)))
