@@ -65,8 +65,8 @@ frozen decoder as the paper's stage (patch L2, W-norm, patch GAN with R1,
 random-pose GAN steps, Ranger) plus a regression of codes (`encoder.latent`): the linear read-out of each identity's
 generator-stage code from its SynthFaces parameters, fitted on all of them and read out with the colours and
 other mask-invisible ones at their mean (what `encoder.latent` regresses), its error also counted in those
-parameters (`encoder.latent.params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`encoder.latent.extra`), and for
-the first 1,800 of its 3,000 steps that regression alone (`encoder.latent.warmup_steps`); its input masks were redrawn
+parameters (`encoder.latent.params=0.3`, so eye size weighs as much as hair length), also for 2,700 extra SynthFaces masks at 160 px (`encoder.latent.extra`),
+alongside the paper's losses in all 3,000 steps (no code-only warm-up) and a silhouette loss of weight 3; its input masks were redrawn
 as if annotated by hand (`encoder.mask_realism=1`: polygonised, jittered outlines, small gaps, now and then a class left
 out), so that real and drawn masks look like its training ones. The data are SynthFaces generator 2.0 heads, framed
 like real CelebAMask-HQ masks, with CelebAMask-HQ's left/right and free-form, often asymmetric hair; the latents

@@ -33,6 +33,9 @@ def example_scene(model: Sem2NeRF, name: str):
     return model.encode(ROOT / "examples" / ex["mask"], pose=(ex["yaw"], ex["pitch"]))
 
 
+ALL_HEADS = ("synth01", "synth02", "synth03", "synth04", "synth05", "synth06")
+
+
 @pytest.fixture(scope="module")
 def scenes(model):
     return {name: example_scene(model, name) for name in ("synth01", "synth02", "synth03")}
@@ -75,9 +78,11 @@ def test_a_baked_scene_gives_the_same_labels(model, scenes):
 
 def test_edit_from_any_view_round_trip_gives_back_the_same_head(model, scenes):
     """Labels at yaw +-30 framed as a mask file -> encode at that pose -> frontal render: much closer to the head's
-    own frontal render than another head is (under half the mean difference between heads), and closest to its own."""
+    own frontal render than another head is (under half the mean difference between the six example heads, as
+    benchmarks/semantic_field.py reports it), and closest to its own."""
     own = {name: frontal(model, s) for name, s in scenes.items()}
-    between = np.mean([np.abs(own[a] - own[b]).mean() for a, b in itertools.combinations(own, 2)])
+    heads = {name: frontal(model, example_scene(model, name)) for name in ALL_HEADS}  # the six unedited examples
+    between = np.mean([np.abs(heads[a] - heads[b]).mean() for a, b in itertools.combinations(heads, 2)])
     for name, yaw in (("synth01", 30), ("synth01", -30), ("synth02", 30), ("synth02", -30)):  # frontal masks
         mask = model.label_mask(scenes[name], yaw, 0, size=320)
         assert mask.labels.shape == (320, 320)

@@ -157,11 +157,13 @@ def test_the_bundled_models_fingerprints_are_the_shipped_configs():
 
 
 # Fingerprints computed by the flat-layout code (commit 9440be7, before the per-stage sections): per shipped config
-# (the tiny one in both stages), then configs with each option on, as (config, overrides in today's layout).
+# (the tiny one in both stages), then configs with each option on, as (config, overrides in today's layout). The
+# synthfaces_encoder ones are of its default-model-3 settings (loss.silhouette=3 train.latent_warmup_steps=0 in the
+# flat layout), computed by that code at commit 95f928e.
 FLAT_FINGERPRINTS = {
     ("catmask", ()): "458e5c390b8e3b3f",
     ("celebamask_hq", ()): "94465bd423b993fe",
-    ("synthfaces_encoder", ()): "b4a59096e4205f0b",
+    ("synthfaces_encoder", ()): "5ef8a32c0798523b",  # default model 3's (model 2's: b4a59096e4205f0b)
     ("synthfaces_generator", ()): "73d07812caf6c329",
     ("synthfaces_tiny", ()): "cfb64426c8b8ac21",
     ("synthfaces_tiny", ("stage=generator",)): "c80b910039be4dca",
@@ -189,9 +191,9 @@ FLAT_FINGERPRINTS = {
     # old: loss.w_norm=0.01 loss.gan=0.1 loss.random_pose_prob=0.3 loss.silhouette=1
     ("synthfaces_tiny", ("encoder.w_norm=0.01", "encoder.gan=0.1", "encoder.random_pose_prob=0.3", "loss.silhouette=1")): "5e98c0edc0200fc1",
     # old: data.mask_realism=0 / loss.latent_params=0.2 / model.encoder_region_stats=false
-    ("synthfaces_encoder", ("encoder.mask_realism=0",)): "1abbe1d463500e21",
-    ("synthfaces_encoder", ("encoder.latent.params=0.2",)): "f9687bbdbf0514ac",
-    ("synthfaces_encoder", ("encoder.region_head=null",)): "18bbc8b94fdb4aea",
+    ("synthfaces_encoder", ("encoder.mask_realism=0",)): "e3539a334bcf92f7",
+    ("synthfaces_encoder", ("encoder.latent.params=0.2",)): "75e1e78e2786fa3f",
+    ("synthfaces_encoder", ("encoder.region_head=null",)): "03d44230cfceba0c",
     # old: loss.recon=2 / optim.latent_linear=false
     ("synthfaces_generator", ("generator.recon.weight=2",)): "5aa71db9ef2586b3",
     ("synthfaces_generator", ("generator.latents.linear=false",)): "9858bfec5ee4b338",

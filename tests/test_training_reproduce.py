@@ -51,7 +51,8 @@ CASES = {
     "celebamask_hq": ("celebamask_hq.yaml", "synth", "decoder", []),
     "catmask": ("catmask.yaml", "cat", "cat_decoder", []),
     "synthfaces_encoder": ("synthfaces_encoder.yaml", "synth", "decoder",
-                           ["encoder.latent.warmup_steps=1", "encoder.latent.extra.root={extra}", "encoder.latent.extra.batch=4"]),
+                           ["encoder.latent.warmup_steps=1", "encoder.latent.extra.root={extra}", "encoder.latent.extra.batch=4",
+                            "loss.silhouette=1"]),  # the recording's weight (default model 3's config has 3)
     "synthfaces_generator": ("synthfaces_generator.yaml", "synth", None, ["generator.geometry.points=32"]),
     "synthfaces_tiny": ("synthfaces_tiny.yaml", "synth", "decoder", []),
     "synthfaces_tiny_generator": ("synthfaces_tiny.yaml", "synth", None, ["stage=generator"]),
