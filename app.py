@@ -19,6 +19,7 @@ import math
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -1032,6 +1033,37 @@ def temp_file_sweep() -> tuple[int, int]:
     return max(1, min(600, age // 10)), age
 
 
+def sweep_gradio_cache(demo: gr.Blocks, age: float, now: float | None = None) -> int:
+    """Delete the files in Gradio's cache folder older than ``age`` seconds, except the page's own (examples,
+    thumbnails): Gradio's ``delete_cache`` only deletes the files it tracks, and it does not track the renders it
+    saves for an event's outputs (~70 KB each). Returns how many files went."""
+    folder = Path(gr.utils.get_upload_folder())
+    keep = {os.path.realpath(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
+    now = time.time() if now is None else now
+    removed = 0
+    for path in folder.glob("*/*"):
+        try:
+            if os.path.realpath(path) in keep or not path.is_file() or now - path.stat().st_mtime <= age:
+                continue
+            path.unlink()
+            removed += 1
+            path.parent.rmdir()  # Gradio keeps one file per content-hash folder
+        except OSError:  # gone meanwhile, or the folder holds another file
+            pass
+    return removed
+
+
+def _sweep_while_running(demo: gr.Blocks) -> None:
+    """:func:`sweep_gradio_cache` every :func:`temp_file_sweep` frequency while the page is served."""
+    frequency, age = temp_file_sweep()
+    deadline = time.monotonic() + 120
+    while not demo.is_running and time.monotonic() < deadline:  # launch() runs right after this thread starts
+        time.sleep(0.2)
+    while demo.is_running:
+        time.sleep(frequency)
+        sweep_gradio_cache(demo, age)
+
+
 def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):
     """Queue (two renders at a time; videos and meshes one at a time) and launch with the class colours' CSS, the
     layout's CSS and the Enter-leaves-the-box script."""
@@ -1044,6 +1076,7 @@ def serve(demo: gr.Blocks, model: Sem2NeRF | None, **launch_kwargs):
         ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
+    threading.Thread(target=_sweep_while_running, args=(demo,), daemon=True, name="gradio-cache-sweep").start()
     return demo.queue(default_concurrency_limit=2, max_size=32).launch(css=palette_css(domain) + APP_CSS, js=APP_JS,
                                                                       **launch_kwargs)
 

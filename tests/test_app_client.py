@@ -7,6 +7,7 @@ import socket
 import time
 from pathlib import Path
 
+import gradio as gr
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -301,25 +302,28 @@ def test_regional_style_and_edit_at_this_view_through_the_api(served, files):
 
 
 def test_gradio_cached_files_are_deleted_after_their_age(tmp_path_factory, files, monkeypatch):
-    """Uploads and renders that Gradio tracks for the app are swept (app.temp_file_sweep): with a 1 s age the files
-    it saved for a visit (the upload, renders), not the page's own (examples), are gone a few seconds later, while the
-    server keeps serving."""
+    """Uploads and renders that Gradio saves in its cache folder for a visit are deleted after their age (Gradio's
+    delete_cache for the files it tracks, app.sweep_gradio_cache for the event outputs it does not): with a 1 s age
+    they are gone a few seconds later, the page's own files (examples) stay, and the server keeps serving."""
     monkeypatch.setenv(app.TEMP_AGE_ENV, "1")
     assert app.temp_file_sweep() == (1, 1)
     torch.manual_seed(0)
     model = Sem2NeRF(**TINY_CONFIG).eval()
+    folder = Path(gr.utils.get_upload_folder())
+    before = set(folder.glob("*/*"))
     client, demo = _serve(model, tmp_path_factory)
     try:
-        page = {f for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
+        page = {Path(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
         client.predict(_canvas(files["face"]), api_name="/encode")
-        _view(client)
-        visit = {f for s in demo.temp_file_sets for f in s} - page
-        assert visit and all(Path(f).exists() for f in visit)
+        for yaw in (-20, 0, 20):
+            _view(client, yaw=yaw)
+        visit = set(folder.glob("*/*")) - before - page
+        assert len(visit) >= 6, visit  # the upload, and an image and a depth map per view
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(Path(f).exists() for f in visit):
+        while time.monotonic() < deadline and any(f.exists() for f in visit):
             time.sleep(0.5)
-        assert not any(Path(f).exists() for f in visit), "Gradio's cached files outlived their age"
-        assert all(Path(f).exists() for f in page), "the page's own files stay"
+        assert not [f for f in visit if f.exists()], "Gradio's cached files outlived their age"
+        assert all(f.exists() for f in page), "the page's own files stay"
         assert _view(client).shape == (64, 64, 3), "the server still renders after the sweep"
     finally:
         demo.close()
