@@ -1033,17 +1033,32 @@ def temp_file_sweep() -> tuple[int, int]:
     return max(1, min(600, age // 10)), age
 
 
+def gradio_cache_files() -> list[Path]:
+    """The files in Gradio's cache folder (one per content-hash folder); folders deleted while it looks (by Gradio or
+    a sweep) are passed over."""
+    files = []
+    try:
+        folders = list(os.scandir(gr.utils.get_upload_folder()))
+    except OSError:
+        return files
+    for folder in folders:
+        try:
+            files += [Path(entry.path) for entry in os.scandir(folder.path) if entry.is_file()]
+        except OSError:  # not a folder, or gone meanwhile
+            pass
+    return files
+
+
 def sweep_gradio_cache(demo: gr.Blocks, age: float, now: float | None = None) -> int:
     """Delete the files in Gradio's cache folder older than ``age`` seconds, except the page's own (examples,
     thumbnails): Gradio's ``delete_cache`` only deletes the files it tracks, and it does not track the renders it
     saves for an event's outputs (~70 KB each). Returns how many files went."""
-    folder = Path(gr.utils.get_upload_folder())
     keep = {os.path.realpath(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
     now = time.time() if now is None else now
     removed = 0
-    for path in folder.glob("*/*"):
+    for path in gradio_cache_files():
         try:
-            if os.path.realpath(path) in keep or not path.is_file() or now - path.stat().st_mtime <= age:
+            if os.path.realpath(path) in keep or now - path.stat().st_mtime <= age:
                 continue
             path.unlink()
             removed += 1

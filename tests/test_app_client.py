@@ -7,7 +7,6 @@ import socket
 import time
 from pathlib import Path
 
-import gradio as gr
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -309,15 +308,14 @@ def test_gradio_cached_files_are_deleted_after_their_age(tmp_path_factory, files
     assert app.temp_file_sweep() == (1, 1)
     torch.manual_seed(0)
     model = Sem2NeRF(**TINY_CONFIG).eval()
-    folder = Path(gr.utils.get_upload_folder())
-    before = set(folder.glob("*/*"))
+    before = set(app.gradio_cache_files())
     client, demo = _serve(model, tmp_path_factory)
     try:
         page = {Path(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
         client.predict(_canvas(files["face"]), api_name="/encode")
         for yaw in (-20, 0, 20):
             _view(client, yaw=yaw)
-        visit = set(folder.glob("*/*")) - before - page
+        visit = set(app.gradio_cache_files()) - before - page
         assert len(visit) >= 6, visit  # the upload, and an image and a depth map per view
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and any(f.exists() for f in visit):
