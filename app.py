@@ -1052,7 +1052,8 @@ def gradio_cache_files() -> list[Path]:
 def sweep_gradio_cache(demo: gr.Blocks, age: float, now: float | None = None) -> int:
     """Delete the files in Gradio's cache folder older than ``age`` seconds, except the page's own (examples,
     thumbnails): Gradio's ``delete_cache`` only deletes the files it tracks, and it does not track the renders it
-    saves for an event's outputs (~70 KB each). Returns how many files went."""
+    saves for an event's outputs (~70 KB each). The folder is Gradio's for every app on the machine
+    (``$GRADIO_TEMP_DIR``): other apps' files older than ``age`` go too. Returns how many files went."""
     keep = {os.path.realpath(f) for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
     now = time.time() if now is None else now
     removed = 0
