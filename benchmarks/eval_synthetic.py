@@ -590,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--edit-sheet", default=None,
                         help="write the edit sheet PNG here: per edited example the masks, renders and the change "
                              "(e.g. docs/edits_synthfaces.png)")
+    parser.add_argument("--carve", choices=["model", "on", "off"], default="model",
+                        help="carve each scene to its mask's silhouette (sem2nerf.carve): the model's own setting "
+                        "(default; the bundled model carves), always, or never")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument("--no-lpips", action="store_true", help="do not try to build LPIPS")
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, mps ...")
@@ -613,10 +616,15 @@ def main(argv: list[str] | None = None, model=None) -> dict:
         model_name = str(source)
     else:
         model_name = type(model).__name__
-    result = evaluate(model, args.data, args.identities or None, args.samples, args.input_view, args.examples or None,
-                      args.style_scenes, args.style_seeds, args.sheet, args.sheet_identities, not args.no_lpips,
-                      edit_sheet=args.edit_sheet)
-    result = {"model": model_name, **result}
+    carve = model.carve
+    model.carve = {"model": carve, "on": True, "off": False}[args.carve]  # encode's default (restored below)
+    try:
+        result = evaluate(model, args.data, args.identities or None, args.samples, args.input_view,
+                          args.examples or None, args.style_scenes, args.style_seeds, args.sheet, args.sheet_identities,
+                          not args.no_lpips, edit_sheet=args.edit_sheet)
+        result = {"model": model_name, "carve": model.carve, **result}
+    finally:
+        model.carve = carve
     print()
     print(format_report(result))
     if args.json:

@@ -490,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, help="write every number here")
     parser.add_argument("--sheet", default=None, help="write the drawn-mask render sheet PNG here")
     parser.add_argument("--sheet-rows", type=int, default=4, help="drawn bases on the sheet before the one-sided pair")
+    parser.add_argument("--carve", choices=["model", "on", "off"], default="model",
+                        help="carve each scene to its mask's silhouette (sem2nerf.carve): the model's own setting "
+                        "(default; the bundled model carves), always, or never")
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda ...")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
     return parser
@@ -561,7 +564,12 @@ def main(argv: list[str] | None = None, model=None) -> dict:
         name = args.model
     else:
         name = type(model).__name__
-    result = {"model": name, **run(model, args)}
+    carve = model.carve
+    model.carve = {"model": carve, "on": True, "off": False}[args.carve]  # encode's default (restored below)
+    try:
+        result = {"model": name, "carve": model.carve, **run(model, args)}
+    finally:
+        model.carve = carve
     result["seconds"] = time.perf_counter() - start  # including the model load
     print()
     print(format_report(result))

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"coarse samples per ray (+ as many fine samples), {SAMPLES.low}-{SAMPLES.high}")
     r.add_argument("--seed", type=int, default=0, help="seed of the sampling jitter (reproducible renders)")
     r.add_argument("--deterministic", action="store_true", help="no jitter, deterministic importance sampling")
+    r.add_argument("--no-carve", action="store_true",
+                   help="do not carve the scene to the mask's silhouette (the bundled model carves: no matter where the "
+                   "mask is background, seen from the mask's view; sem2nerf.carve)")
     r.add_argument("--style-seed", type=int, default=None, help="mix in a random style drawn with this seed")
     r.add_argument("--style-layers", type=_layers, default=None,
                    help="FiLM layers that take the style, e.g. 8 = colour, 6,7,8 = texture (default: the colour layer)")
@@ -238,7 +241,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     device = _device(args.device)
     _check_render_args(args, device)
     model = _load_model(args.model, device)
-    scene = model.encode(args.mask, scheme=args.scheme)
+    scene = model.encode(args.mask, scheme=args.scheme, carve=False if args.no_carve else None)
     _warn_layout(scene, model)
     try:
         scene = model.mix_style(scene, args.style_seed, args.style_layers, seed2=args.style_seed2,

@@ -340,15 +340,18 @@ class BakeCache:
     @staticmethod
     def key(scene: Scene) -> str:
         """A digest of the scene's latent codes; for a regional style also of its codes, its regions and what its
-        labels are made from (the mask and its pose): the same codes styled in other parts are another field."""
+        labels are made from (the mask and its pose): the same codes styled in other parts are another field; for a
+        carved scene also of its mask and pose (the silhouette it is carved to)."""
         digest = hashlib.sha1()
         codes = [scene.frequencies, scene.phase_shifts]
         if scene.regional is not None:
             codes += [scene.regional.frequencies, scene.regional.phase_shifts]
         for t in codes:
             digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-        if scene.regional is not None:
-            digest.update(json.dumps({"regions": list(scene.regional.regions), "pose": scene.pose}).encode())
+        carve = bool(getattr(scene, "carve", False))
+        if scene.regional is not None or carve:
+            regions = list(scene.regional.regions) if scene.regional is not None else None
+            digest.update(json.dumps({"regions": regions, "pose": scene.pose, "carve": carve}).encode())
             if scene.mask is not None:
                 digest.update(np.ascontiguousarray(scene.mask.labels).tobytes())
         return digest.hexdigest()

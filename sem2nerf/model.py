@@ -28,13 +28,14 @@ from torch import nn
 from .bake import BakedScene
 from .bake import bake as bake_scene
 from .camera import LOCKED_VIEW_DIRECTION, angles_to_renderer, camera_to_world
+from .carve import CARVE_RESOLUTION, CarvedField, hull_image
 from .decoder import PiGANDecoder
 from .domains import Domain, get_domain
 from .encoder import SwinEncoder
 from .errors import MaskError, ModelLoadError
 from .labels import get_label_scheme
 from .limits import check_finite
-from .masks import LabelMask, encoder_input, load_mask
+from .masks import LabelMask, encoder_input, frame_to_domain, load_mask
 from .renderer import Field, RenderOptions, RenderOutput, check_seed, render_poses
 from .semantic import LabelField, RegionStyleField, label_image, region_ids
 from .trajectories import Pose
@@ -214,6 +215,7 @@ class Scene:
         pose: the annotated pose ``(yaw, pitch)`` of the mask in public degrees, if known.
         style: how the code was style-mixed (``None`` for the encoder's own code).
         regional: a style for some classes only; the codes above hold every other point.
+        carve: render the field carved to the mask's silhouette at its pose (:mod:`sem2nerf.carve`); needs ``mask``.
     """
 
     frequencies: torch.Tensor
@@ -222,6 +224,7 @@ class Scene:
     pose: tuple[float, float] | None = None
     style: dict | None = field(default=None)
     regional: RegionalStyle | None = None
+    carve: bool = False
     # the scene's labels in 3D (Sem2NeRF.label_field), made on first use; a function of the codes, mask and pose above
     _labels: LabelField | None = field(default=None, repr=False, compare=False)
 
@@ -254,6 +257,8 @@ class Sem2NeRF(
             spread (deviation, for small CPU encoders; see :class:`~sem2nerf.encoder.SwinEncoder`).
         encoder_region_grid: with ``encoder_region_stats``, the region head also reads each class's coverage of
             this many x this many cells (0: the statistics alone).
+        carve: scenes that :meth:`encode` makes are carved to their mask's silhouette unless it is told otherwise
+            (:mod:`sem2nerf.carve`; deviation, on in the bundled model; off for the official models).
     """
 
     def __init__(
@@ -281,12 +286,14 @@ class Sem2NeRF(
         contour_skip: str = "background",
         encoder_region_stats: bool = False,
         encoder_region_grid: int = 0,
+        carve: bool = False,
     ) -> None:
         super().__init__()
         self.domain: Domain = get_domain(domain)
         self.use_contour = use_contour
         self.contour_skip = contour_skip
         self.encoder_size = encoder_size
+        self.carve = bool(carve)
         self.fov = float(fov if fov is not None else self.domain.fov)
         self.ray_start = float(ray_start if ray_start is not None else self.domain.ray_start)
         self.ray_end = float(ray_end if ray_end is not None else self.domain.ray_end)
@@ -358,20 +365,23 @@ class Sem2NeRF(
         return freq + self.latent_avg_freq, phase + self.latent_avg_phase
 
     @torch.no_grad()
-    def encode(self, mask, scheme: str | None = None, pose: tuple[float, float] | None = None) -> Scene:
+    def encode(self, mask, scheme: str | None = None, pose: tuple[float, float] | None = None,
+               carve: bool | None = None) -> Scene:
         """Encode a semantic mask into a :class:`Scene` (run once; render it as often as you like).
 
         Args:
             mask: path, PIL image, numpy array or tensor (see :func:`sem2nerf.masks.load_mask`).
             scheme: label scheme of the mask (default: the domain's raw scheme, e.g. CelebAMask-HQ 19 ids).
             pose: the mask's annotated (yaw, pitch) in degrees, kept with the scene.
+            carve: carve the scene to the mask's silhouette at ``pose`` (:mod:`sem2nerf.carve`): no matter where
+                the mask says background. ``None``: the model's ``carve`` setting (on in the bundled model).
         """
         x, label_mask = self.prepare_input(mask, scheme)
         was_training = self.training
         self.eval()
         freq, phase = self.encode_tensor(x)
         self.train(was_training)
-        return Scene(freq, phase, label_mask, pose)
+        return Scene(freq, phase, label_mask, pose, carve=self.carve if carve is None else bool(carve))
 
     @torch.no_grad()
     def average_scene(self) -> Scene:
@@ -449,11 +459,25 @@ class Sem2NeRF(
         :class:`~sem2nerf.semantic.RegionStyleField` joining two of them for a regional style)."""
         locked = LOCKED_VIEW_DIRECTION if lock_view_dependence else None
         own = self.decoder.modulate(scene.frequencies.to(self.device), scene.phase_shifts.to(self.device), locked)
-        if scene.regional is None:
-            return own
-        r = scene.regional
-        styled = self.decoder.modulate(r.frequencies.to(self.device), r.phase_shifts.to(self.device), locked)
-        return RegionStyleField(own, styled, self.label_field(scene), r.regions)
+        field = own
+        if scene.regional is not None:
+            r = scene.regional
+            styled = self.decoder.modulate(r.frequencies.to(self.device), r.phase_shifts.to(self.device), locked)
+            field = RegionStyleField(own, styled, self.label_field(scene), r.regions)
+        return self.carved(scene, field)
+
+    def carved(self, scene: Scene, field: Field) -> Field:
+        """``field`` carved to the scene's mask silhouette when the scene asks for it (``scene.carve``), else
+        ``field`` itself: a :class:`~sem2nerf.carve.CarvedField` of the framed mask's foreground at its pose."""
+        if not scene.carve:
+            return field
+        if scene.mask is None:
+            raise ValueError("a carved scene needs its mask (the silhouette it is carved to)")
+        merged = scene.mask.to_scheme(self.domain.input_scheme)
+        framed = np.asarray(frame_to_domain(Image.fromarray(merged.labels, mode="L"), self.domain, CARVE_RESOLUTION))
+        yaw, pitch = scene.pose if scene.pose is not None else (0.0, 0.0)
+        c2w = camera_to_world(*angles_to_renderer(float(yaw), float(pitch)))
+        return CarvedField(field, hull_image(framed != merged.scheme.background).to(self.device), c2w, self.fov)
 
     # --- the 3D semantic field ------------------------------------------------------------------
 

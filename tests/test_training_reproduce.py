@@ -3,8 +3,10 @@
 Each shipped config (``configs/*.yaml``; the tiny one in both stages) runs four steps on a tiny SynthFaces set (or
 a CatMask-layout copy of it) on the CPU, shrunk to a tiny network and patch but with its own losses, optimiser,
 schedule and options. Each case must log the recorded losses at every step and export weights with the recorded
-summary (per tensor: its sum and L2 norm), both within a relative tolerance of 1e-5: robust to another CPU's float
-rounding, sensitive to any change of behaviour. LPIPS (no AlexNet weights offline) is replaced by a fixed
+summary (per tensor: its sum and L2 norm), both within a relative tolerance of 2e-3 (the discriminator's R1 penalty
+and loss 3e-2): robust to another CPU's float rounding, sensitive to a change of behaviour. Measured between an
+Intel Xeon and an AMD EPYC machine (the recording's and another): weights up to 3.4e-4 apart, losses up to 2e-4,
+``r1`` (a squared gradient norm, second derivatives) up to 6.7e-3 and ``d_gan`` up to 3.3e-3 in these four steps. LPIPS (no AlexNet weights offline) is replaced by a fixed
 parameter-free stand-in, so its path runs too. A failure names the export's SHA digest as well (equal digests: the
 same bits).
 
@@ -102,7 +104,8 @@ def repro(tmp_path_factory) -> dict[str, Path]:
     return {"synth": synth, "extra": extra, "cat": cat, "decoder": base / "decoder", "cat_decoder": base / "cat_decoder"}
 
 
-RTOL = 1e-5
+RTOL = 2e-3
+LOOSE_RTOL = {"r1": 3e-2, "d_gan": 3e-2}  # the discriminator's: second derivatives move more with the CPU's rounding
 LOG_RESOLUTION = 1.01e-6  # metrics.jsonl rounds to 6 decimals: a logged value may move by one unit of that
 
 
@@ -143,13 +146,14 @@ def run_case(name: str, repro: dict[str, Path], out: Path, monkeypatch) -> tuple
     return export_digest(export), weight_summary(export), steps
 
 
-def _close(recorded: float, new: float, scale: float = 0.0) -> bool:
-    """Within ``RTOL`` of the larger magnitude (or of ``scale``, where that is larger)."""
-    return abs(new - recorded) <= RTOL * max(abs(recorded), abs(new), scale)
+def _close(recorded: float, new: float, scale: float = 0.0, rtol: float = RTOL) -> bool:
+    """Within ``rtol`` of the larger magnitude (or of ``scale``, where that is larger)."""
+    return abs(new - recorded) <= rtol * max(abs(recorded), abs(new), scale)
 
 
 def _differences(recorded, new, where: str = "") -> list[str]:
-    """Where ``new`` differs from ``recorded`` (numbers by ``RTOL``, anything else exactly), as readable lines."""
+    """Where ``new`` differs from ``recorded`` (numbers by ``RTOL``, the keys of ``LOOSE_RTOL`` by theirs, anything else
+    exactly), as readable lines."""
     if isinstance(recorded, dict) and isinstance(new, dict):
         out = [f"{where}{k}: missing" for k in recorded if k not in new]
         out += [f"{where}{k}: not recorded" for k in new if k not in recorded]
@@ -162,7 +166,8 @@ def _differences(recorded, new, where: str = "") -> list[str]:
             return [f"{where.rstrip('.')}: {len(new)} entries, recorded {len(recorded)}"]
         return [d for i, (a, b) in enumerate(zip(recorded, new)) for d in _differences(a, b, f"{where}{i}.")]
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (recorded, new))
-    if recorded == new or (numbers and _close(recorded, new, LOG_RESOLUTION / RTOL)):
+    rtol = LOOSE_RTOL.get(where.rstrip(".").rsplit(".", 1)[-1], RTOL)
+    if recorded == new or (numbers and _close(recorded, new, LOG_RESOLUTION / rtol, rtol)):
         return []
     return [f"{where.rstrip('.')}: {new!r}, recorded {recorded!r}"]
 
@@ -180,15 +185,17 @@ def _weight_differences(recorded: dict, new: dict) -> list[str]:
 
 
 def test_comparisons_apply_the_relative_tolerance():
-    """Numbers compare relative to their size: 1e-6 off passes, 1e-4 off fails; keys and lengths must match."""
-    assert _differences({"a": [1.0, 2.0]}, {"a": [1.000001, 2.0]}) == []
-    assert _differences({"a": [1.0, 2.0]}, {"a": [1.0001, 2.0]}) == ["a.0: 1.0001, recorded 1.0"]
+    """Numbers compare relative to their size: 1e-3 off passes, 1e-2 off fails (the discriminator's r1 and d_gan: 2e-2
+    passes, 5e-2 fails); keys and lengths must match."""
+    assert _differences({"a": [1.0, 2.0]}, {"a": [1.001, 2.0]}) == []
+    assert _differences({"a": [1.0, 2.0]}, {"a": [1.01, 2.0]}) == ["a.0: 1.01, recorded 1.0"]
+    assert _differences({"r1": 1.0}, {"r1": 1.02}) == [] and _differences({"r1": 1.0}, {"r1": 1.05}) == ["r1: 1.05, recorded 1.0"]
     assert _differences({"a": 1}, {"b": 1}) == ["a: missing", "b: not recorded"]
     assert _differences([1, 2], [1]) == [": 1 entries, recorded 2"]
     assert _differences({"w": 4e-05}, {"w": 4.1e-05}) == []  # one unit of the logger's rounding
     assert _differences({"w": 4e-05}, {"w": 4.3e-05}) == ["w: 4.3e-05, recorded 4e-05"]
     assert _weight_differences({"t": [1e-9, 3.0]}, {"t": [2e-9, 3.0]}) == []  # a sum of ~0 against a norm of 3
-    assert _weight_differences({"t": [1.0, 3.0]}, {"t": [1.0, 3.001]}) == ["weights.t: [sum, norm] [1.0, 3.001], recorded [1.0, 3.0]"]
+    assert _weight_differences({"t": [1.0, 3.0]}, {"t": [1.0, 3.03]}) == ["weights.t: [sum, norm] [1.0, 3.03], recorded [1.0, 3.0]"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
