@@ -127,7 +127,7 @@ def test_the_layout_is_in_the_help(capsys):
     text = capsys.readouterr().out
     for needed in ("loss: l2, lpips, r1, silhouette, part={weight, labels}|null", "region_head={grid}|null",
                    "latent={weight, params, warmup_steps, extra={root, batch}|null}|null", "recon={weight, every}|null",
-                   "geometry={weight, points, reach, focus}|null", "latents={init, linear, lr}", "density_lr_scale"):
+                   "geometry={weight, points, reach, focus}|null", "latents={init, linear, residual, residual_lr, lr}", "density_lr_scale"):
         assert needed in text, needed
 
 

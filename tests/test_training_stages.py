@@ -164,6 +164,33 @@ def test_linear_latents_train_and_export_as_the_map_of_each_identity(tiny_data, 
     assert torch.allclose(load_identity_latents(again)[1], z, atol=1e-6)
 
 
+def test_latent_residual_adds_per_identity_freedom_to_the_linear_map(tiny_data, tmp_path):
+    """generator.latents.residual: a per-identity residual on top of the linear map trains (the exported latents are no
+    longer one linear map of the features), its penalty is logged, it needs the linear map, and off it leaves the
+    config's fingerprint as it was."""
+    from sem2nerf.decoder_folder import load_identity_latents
+    from sem2nerf.training.config import ConfigError as Error
+
+    extra = ["stage=generator", "generator.latents.init=params", "generator.latents.linear=true",
+             "generator.latents.residual=0.01", "train.log_every=1"]
+    export = train(_config(tmp_path, tiny_data, *extra, "train.max_steps=3", "train.save_every=3"))
+    names, z = load_identity_latents(export)
+    state = {k: v for f in (tmp_path / "checkpoints").glob("*/*.safetensors") for k, v in load_file(f).items()}
+    get = lambda name: next(v for k, v in state.items() if k.endswith(f"latents.{name}"))
+    residual = get("residual")
+    assert float(residual.abs().max()) > 0, "the residual trained"
+    data = MaskImageDataset(tiny_data, "celebamask_hq", "train_paths.txt", 32, encoder_size=None)
+    rows = torch.tensor([data.identity_names.index(n) for n in names])
+    assert torch.allclose(z, (get("features") @ get("map") + residual)[rows], atol=1e-5), "exported: map + residual"
+    assert any("latent_residual" in row for row in _metrics(tmp_path))
+    with pytest.raises(Error, match="latents.linear"):
+        _config(tmp_path, tiny_data, "stage=generator", "generator.latents.residual=0.01")
+    base = ["stage=generator", "generator.latents.init=params", "generator.latents.linear=true"]
+    assert _config(tmp_path, tiny_data, *base).fingerprint() == _config(
+        tmp_path, tiny_data, *base, "generator.latents.residual=0").fingerprint()
+    assert _config(tmp_path, tiny_data, *base).fingerprint() != _config(tmp_path, tiny_data, *extra).fingerprint()
+
+
 def test_params_latent_init_gives_similar_heads_similar_latents(tiny_data):
     """generator.latents.init=params: latents are a fixed projection of the standardised SynthFaces parameters, so
     distances between identities' latents follow the distances between their parameters."""

@@ -267,6 +267,11 @@ class LatentsConfig:
     linear: bool = False
     """With ``init=params``: stay a learned linear map of the parameters (deviation: no per-identity freedom, so each
     parameter has one exact direction in z)."""
+    residual: float = 0.0
+    """With ``linear``: add a learned per-identity residual to each latent (zero at the start), its squared size
+    penalised with this weight (0: none, the latents are the map alone): what the parameters cannot say."""
+    residual_lr: float = 5e-2
+    """The residuals' learning rate (each identity's is updated only in the steps that draw it)."""
     lr: float = 1e-3
     """Their learning rate."""
 
@@ -358,6 +363,8 @@ _MOVED: dict[str, str] = {
     "loss.geometry_focus": "generator.geometry.focus",
     "optim.latent_init": "generator.latents.init",
     "optim.latent_linear": "generator.latents.linear",
+    "optim.latent_residual": "generator.latents.residual",
+    "optim.latent_residual_lr": "generator.latents.residual_lr",
     "optim.lr_latent": "generator.latents.lr",
     "optim.density_lr_scale": "generator.density_lr_scale",
     "loss.part_weight": "loss.part.weight",
@@ -393,6 +400,8 @@ _UNHASHED_WHEN_OFF: dict[str, Any] = {
     "loss.geometry_focus": 0.0,
     "optim.latent_init": "random",
     "optim.latent_linear": False,
+    "optim.latent_residual": 0.0,
+    "optim.latent_residual_lr": 5e-2,
     "loss.latent_extra_batch": 16,
     "data.latent_extra": None,
     "train.latent_warmup_steps": 0,
@@ -522,6 +531,8 @@ def _check_ranges(c: TrainConfig) -> None:
     if not 0.0 <= c.encoder.mask_realism <= MASK_REALISM_MAX:
         raise ConfigError(f"encoder.mask_realism is a strength from 0 (off) to {MASK_REALISM_MAX:g} (1: the defaults of "
                           f"sem2nerf.training.augment.MaskRealism), got {c.encoder.mask_realism}")
+    if not c.generator.latents.residual >= 0:
+        raise ConfigError(f"generator.latents.residual must be >= 0, got {c.generator.latents.residual}")
     if c.generator.density_lr_scale <= 0:
         raise ConfigError(f"generator.density_lr_scale must be > 0, got {c.generator.density_lr_scale}")
     weights = {"loss": ("l2", "lpips", "r1", "silhouette"), "encoder": ("w_norm", "gan"), "generator": ("adv", "z_reg")}
@@ -583,6 +594,8 @@ def _check_stage_options(c: TrainConfig) -> None:
          "loss.silhouette in the generator stage is on the reconstruction renders: it needs generator.recon"),
         (g.latents.linear, g.latents.init == "params",
          "generator.latents.linear maps the SynthFaces parameters to the latents: set generator.latents.init=params"),
+        (g.latents.residual > 0, g.latents.linear,
+         "generator.latents.residual is added to the linear map of the parameters: set generator.latents.linear=true"),
     ]
     for is_set, needs, why in rules:
         if is_set and not needs:

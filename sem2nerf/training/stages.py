@@ -60,33 +60,38 @@ class EncoderNetwork(nn.Module):
 
 
 class LinearLatents(nn.Module):
-    """Identity latents that are a learned linear map of fixed per-identity features: ``z_i = features_i @ W``.
+    """Identity latents that are a learned linear map of fixed per-identity features: ``z_i = features_i @ W``
+    (with ``residual``, plus a learned per-identity ``r_i``, zero at the start).
 
     Called with identity indices like an ``nn.Embedding``; ``weight`` is the ``(num_identities, z_dim)`` table.
     Every identity's latent moves with ``W``, so each feature has one direction in z shared by all identities.
     """
 
-    def __init__(self, features: torch.Tensor, projection: torch.Tensor) -> None:
+    def __init__(self, features: torch.Tensor, projection: torch.Tensor, residual: bool = False) -> None:
         super().__init__()
         self.register_buffer("features", features.float().clone())
         self.map = nn.Parameter(projection.float().clone())
+        self.residual = nn.Parameter(torch.zeros(features.shape[0], projection.shape[1])) if residual else None
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.features @ self.map
+        z = self.features @ self.map
+        return z if self.residual is None else z + self.residual
 
     def forward(self, identity: torch.Tensor) -> torch.Tensor:
-        return self.features[identity] @ self.map
+        z = self.features[identity] @ self.map
+        return z if self.residual is None else z + self.residual[identity]
 
 
 class GeneratorNetwork(nn.Module):
     """Latents (per-identity embeddings and/or random z) -> rendered patches, through a trainable decoder."""
 
     def __init__(self, decoder: PiGANDecoder, num_identities: int, opts: RenderOptions, full_size: int, fov: float, seed: int,
-                 features: torch.Tensor | None = None, linear: bool = False) -> None:
+                 features: torch.Tensor | None = None, linear: bool = False, residual: bool = False) -> None:
         """``features`` ``(num_identities, F)`` (standardised): latents start at their fixed random projection to
         ``z_dim`` (unit variance), so that similar identities start with similar codes; ``None``: N(0, I).
-        ``linear`` (with ``features``): the latents stay a learned linear map of the features (:class:`LinearLatents`)."""
+        ``linear`` (with ``features``): the latents stay a learned linear map of the features (:class:`LinearLatents`),
+        with ``residual`` plus a learned per-identity residual."""
         super().__init__()
         self.decoder, self.opts, self.full_size, self.fov = decoder, opts, full_size, fov
         self.latents = None
@@ -101,7 +106,7 @@ class GeneratorNetwork(nn.Module):
                 return
             projection = torch.randn(features.shape[1], decoder.z_dim, generator=gen) / features.shape[1] ** 0.5
             if linear:
-                self.latents = LinearLatents(features, projection)
+                self.latents = LinearLatents(features, projection, residual)
             else:
                 self.latents = nn.Embedding(num_identities, decoder.z_dim)
                 with torch.no_grad():
@@ -369,7 +374,7 @@ class GeneratorStage(Stage):
         n_ids = train_set.num_identities if cfg.recon is not None or cfg.geometry is not None else 0
         features = train_set.identity_features() if n_ids and cfg.latents.init == "params" else None
         self.network = GeneratorNetwork(decoder, n_ids, self.opts, config.data.image_size, self.fov, config.seed, features,
-                                        cfg.latents.linear)
+                                        cfg.latents.linear, cfg.latents.residual > 0)
         self.decoder = decoder
         self.gan_weight = cfg.adv
 
@@ -379,8 +384,12 @@ class GeneratorStage(Stage):
             {"params": [p for p in self.decoder.parameters() if all(p is not q for q in density)], "lr": lr},
             {"params": density, "lr": lr * cfg.density_lr_scale},
         ]
-        if self.network.latents is not None:
-            groups.append({"params": list(self.network.latents.parameters()), "lr": cfg.latents.lr})
+        latents = self.network.latents
+        if latents is not None:
+            residual = getattr(latents, "residual", None)
+            groups.append({"params": [p for p in latents.parameters() if p is not residual], "lr": cfg.latents.lr})
+            if residual is not None:
+                groups.append({"params": [residual], "lr": cfg.latents.residual_lr})
         return groups
 
     def step(self, module, batch, step, pattern, real, generator, autocast) -> StepResult:
@@ -408,6 +417,9 @@ class GeneratorStage(Stage):
                 recon = fake[:b]
                 losses.update(self.reconstruction_losses(recon, opacity[:b], real, batch, pattern, cfg.recon.weight))
             losses["z_reg"] = cfg.z_reg * z[:b].pow(2).mean()
+            residual = getattr(self.network.latents, "residual", None)
+            if residual is not None:
+                losses["latent_residual"] = cfg.latents.residual * residual[ids].pow(2).mean()
         if at_points is not None:
             losses["geometry"] = cfg.geometry.weight * geometry_loss(
                 at_points.float(), batch["point_rgb"].to(device), batch["point_sigma"].to(device),
