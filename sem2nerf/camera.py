@@ -30,6 +30,7 @@ __all__ = [
     "look_at_rotation",
     "patch_min_scale",
     "patch_ray_directions",
+    "project_points",
     "ray_directions",
     "renderer_to_angles",
     "sample_patch_pattern",
@@ -96,6 +97,19 @@ def ray_directions(height: int, width: int, fov_deg: float, device=None, dtype=t
     yy, xx = torch.meshgrid(y, x, indexing="ij")
     z = torch.full_like(xx, -1.0 / math.tan(math.radians(float(fov_deg)) / 2.0))
     return F.normalize(torch.stack((xx, yy, z), dim=-1).reshape(-1, 3), dim=-1)
+
+
+def project_points(points: torch.Tensor, cam2world: torch.Tensor, fov_deg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """World points ``(N, 3)`` in a view (``cam2world (4, 4)``, ``fov_deg`` as :func:`ray_directions`): their image
+    coordinates ``(N, 2)`` as ``(x, y)`` in [-1, 1] at the first / last pixel centres (x to the right, y down: the
+    ``align_corners=True`` convention of ``grid_sample``) and whether each lies in front of the camera ``(N,)``.
+    Points behind the camera get coordinates far outside [-1, 1] on the side they lie."""
+    c2w = cam2world.to(points.device, torch.float32).reshape(4, 4)
+    cam = (points.float() - c2w[:3, 3]) @ c2w[:3, :3]  # world -> camera (the rotation is orthonormal)
+    ahead = cam[:, 2] < -1e-6
+    depth = torch.where(ahead, -cam[:, 2], torch.full_like(cam[:, 2], 1e-6))
+    focal = 1.0 / math.tan(math.radians(float(fov_deg)) / 2.0)
+    return torch.stack((cam[:, 0] * focal / depth, -cam[:, 1] * focal / depth), dim=-1), ahead
 
 
 # --- region-aware patch sampling (official-sem2nerf.md 3) -----------------------------------------

@@ -16,12 +16,11 @@ outline a decoder draws a pixel wider than the mask is not shaved off, and sampl
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .camera import project_points
 from .renderer import Field
 
 __all__ = ["CARVE_MARGIN", "CARVE_RESOLUTION", "CARVE_SIGMA", "CarvedField", "hull_image"]
@@ -55,9 +54,7 @@ class CarvedField:
     def __init__(self, field: Field, hull: torch.Tensor, cam2world: torch.Tensor, fov: float) -> None:
         self.field = field
         self.hull = hull.detach().float()[None, None]
-        c2w = cam2world.detach().float().reshape(4, 4)
-        self.origin, self.rotation = c2w[:3, 3], c2w[:3, :3]
-        self.focal = 1.0 / math.tan(math.radians(float(fov)) / 2.0)
+        self.cam2world, self.fov = cam2world.detach().float().reshape(4, 4), float(fov)
 
     @property
     def view_locked(self) -> bool:
@@ -66,11 +63,8 @@ class CarvedField:
     def keep(self, points: torch.Tensor) -> torch.Tensor:
         """The hull's value ``points.shape[:-1]`` at world points ``(..., 3)``."""
         shape = points.shape[:-1]
-        device = points.device
-        cam = (points.reshape(-1, 3).float() - self.origin.to(device)) @ self.rotation.to(device)
-        depth = (-cam[:, 2]).clamp_min(1e-6)  # points behind the camera land far outside: the border's value
-        grid = torch.stack((cam[:, 0] * self.focal / depth, -cam[:, 1] * self.focal / depth), dim=-1)
-        hull = self.hull.to(device)
+        grid, _ = project_points(points.reshape(-1, 3), self.cam2world, self.fov)  # behind: the border's value
+        hull = self.hull.to(points.device)
         w = F.grid_sample(hull, grid[None, None], mode="bilinear", padding_mode="border", align_corners=True)
         return w.reshape(shape)
 

@@ -17,14 +17,13 @@ styled and the unstyled part is the same surface in every view; labelled meshes 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .camera import angles_to_renderer, camera_to_world, ray_directions
+from .camera import angles_to_renderer, camera_to_world, project_points, ray_directions
 from .labels import LabelScheme, get_label_scheme
 from .masks import LabelMask, frame_to_domain
 from .renderer import Field, RenderOptions, render_image
@@ -68,7 +67,7 @@ class LabelField:
         self.depth = surface_depth(depth, opacity).reshape(size, size)
         self.seen = opacity >= SURFACE_OPACITY  # background pixels too: matter seen there is backdrop
         self.cam2world = cam2world.detach().float().cpu().reshape(4, 4)
-        self.focal = 1.0 / math.tan(math.radians(float(fov)) / 2.0)
+        self.fov = float(fov)
         dirs = ray_directions(size, size, fov) @ self.cam2world[:3, :3].T
         surface = self.cam2world[:3, 3] + dirs * self.depth.reshape(-1, 1)
         keep = self.seen.reshape(-1)
@@ -101,15 +100,12 @@ class LabelField:
         if self.empty or flat.shape[0] == 0:
             return out.reshape(shape).to(device)
         size = self.labels.shape[0]
-        rel = flat - self.cam2world[:3, 3]
-        cam = rel @ self.cam2world[:3, :3]  # world -> camera (the rotation is orthonormal)
-        ahead = cam[:, 2] < -1e-6
-        denom = torch.where(ahead, -cam[:, 2], torch.ones_like(cam[:, 2]))
-        col = torch.round((cam[:, 0] * self.focal / denom + 1.0) * 0.5 * (size - 1)).long()
-        row = torch.round((1.0 - cam[:, 1] * self.focal / denom) * 0.5 * (size - 1)).long()
+        xy, ahead = project_points(flat, self.cam2world, self.fov)
+        col = torch.round((xy[:, 0] + 1.0) * 0.5 * (size - 1)).long()
+        row = torch.round((xy[:, 1] + 1.0) * 0.5 * (size - 1)).long()
         inside = ahead & (col >= 0) & (col < size) & (row >= 0) & (row < size)
         col, row = col.clamp(0, size - 1), row.clamp(0, size - 1)
-        distance = rel.norm(dim=1)
+        distance = (flat - self.cam2world[:3, 3]).norm(dim=1)
         seen = inside & self.seen[row, col] & (distance <= self.depth[row, col] + VISIBILITY_TOLERANCE)
         labels = torch.from_numpy(self.labels.astype(np.int64))
         out[seen] = labels[row[seen], col[seen]]

@@ -101,3 +101,20 @@ def test_full_patch_reproduces_the_ray_grid():
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")
     pattern = torch.stack((xx, yy), -1)[None]
     torch.testing.assert_close(patch_ray_directions(pattern, 32, 12.0)[0], ray_directions(32, 32, 12.0), atol=1e-6, rtol=0)
+
+
+def test_project_points_inverts_ray_directions_at_pixel_centres():
+    """A point along the ray of pixel (row, col) projects to that pixel centre's coordinates in [-1, 1] (x right, y
+    down), in front of the camera; a point behind the camera is flagged."""
+    from sem2nerf.camera import angles_to_renderer, camera_to_world, project_points, ray_directions
+
+    size, fov = 9, 14.0
+    c2w = camera_to_world(*angles_to_renderer(25.0, -10.0))
+    dirs = ray_directions(size, size, fov) @ c2w[:3, :3].T
+    points = c2w[:3, 3] + 1.1 * dirs
+    xy, ahead = project_points(points, c2w, fov)
+    grid = torch.linspace(-1.0, 1.0, size)
+    expected = torch.stack(torch.meshgrid(grid, grid, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
+    assert bool(ahead.all()) and torch.allclose(xy, expected, atol=1e-4)
+    behind = (c2w[:3, 3] - dirs[:1])
+    assert not bool(project_points(behind, c2w, fov)[1][0])
