@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from sem2nerf import DEFAULT_MODEL, Pose, Sem2NeRF
 from sem2nerf.camera import angles_to_renderer, camera_to_world
-from sem2nerf.carve import CarvedField, hull_image
+from sem2nerf.carve import hull_at, hull_image
 from sem2nerf.drawn import draw_mask, sample_drawn_face
 from sem2nerf.export import extract_mesh
 from sem2nerf.masks import frame_to_domain
@@ -61,13 +61,14 @@ def measure(model: Sem2NeRF, labels: np.ndarray, size: int, mesh_resolution: int
     rgb = {c: (out[c][0].rgb[0].numpy() + 1) * 127.5 for c in out}
     change = np.abs(rgb[True] - rgb[False]).mean(axis=0)
     framed128 = np.asarray(frame_to_domain(Image.fromarray(labels), model.domain, 128)) != 0
-    hull = CarvedField(None, hull_image(framed128, margin=3 / 128), camera_to_world(*angles_to_renderer(0.0, 0.0)),
-                       model.fov)
+    hull = hull_image(framed128, margin=3 / 128)
+    frontal = camera_to_world(*angles_to_renderer(0.0, 0.0))
 
     def backdrop(mesh) -> float:
         if len(mesh.vertices) == 0:
             return 0.0
-        return float((hull.keep(torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)) < 0.5).float().mean())
+        vertices = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
+        return float((hull_at(hull, vertices, frontal, model.fov) < 0.5).float().mean())
 
     return {
         "background_opaque": {c: float((out[c][0].opacity[0].numpy()[inner_bg] > 0.5).mean()) for c in (False, True)},

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from .camera import project_points
 from .renderer import Field
 
-__all__ = ["CARVE_MARGIN", "CARVE_RESOLUTION", "CARVE_SIGMA", "CarvedField", "hull_image"]
+__all__ = ["CARVE_MARGIN", "CARVE_RESOLUTION", "CARVE_SIGMA", "CarvedField", "hull_at", "hull_image"]
 
 CARVE_RESOLUTION = 128  # pixels per side of the framed mask the hull is made from
 CARVE_MARGIN = 1.0 / 128  # the hull is the foreground widened by this share of the frame (one pixel at 128)
@@ -40,6 +40,15 @@ def hull_image(foreground: np.ndarray, margin: float = CARVE_MARGIN) -> torch.Te
     return fg[0, 0]
 
 
+def hull_at(hull: torch.Tensor, points: torch.Tensor, cam2world: torch.Tensor, fov: float) -> torch.Tensor:
+    """The value ``points.shape[:-1]`` of a hull image ``(R, R)`` (:func:`hull_image`, seen by the view ``cam2world``
+    ``(4, 4)`` at ``fov`` degrees) at world points ``(..., 3)``: bilinear, the border's value outside the view."""
+    grid, _ = project_points(points.reshape(-1, 3), cam2world, fov)  # behind the camera: far out, the border's value
+    image = hull.detach().float().to(points.device)[None, None]
+    w = F.grid_sample(image, grid[None, None], mode="bilinear", padding_mode="border", align_corners=True)
+    return w.reshape(points.shape[:-1])
+
+
 class CarvedField:
     """``field`` with its density removed at points whose projection into a view falls on background.
 
@@ -53,7 +62,7 @@ class CarvedField:
 
     def __init__(self, field: Field, hull: torch.Tensor, cam2world: torch.Tensor, fov: float) -> None:
         self.field = field
-        self.hull = hull.detach().float()[None, None]
+        self.hull = hull.detach().float()
         self.cam2world, self.fov = cam2world.detach().float().reshape(4, 4), float(fov)
 
     @property
@@ -61,12 +70,8 @@ class CarvedField:
         return bool(getattr(self.field, "view_locked", False))
 
     def keep(self, points: torch.Tensor) -> torch.Tensor:
-        """The hull's value ``points.shape[:-1]`` at world points ``(..., 3)``."""
-        shape = points.shape[:-1]
-        grid, _ = project_points(points.reshape(-1, 3), self.cam2world, self.fov)  # behind: the border's value
-        hull = self.hull.to(points.device)
-        w = F.grid_sample(hull, grid[None, None], mode="bilinear", padding_mode="border", align_corners=True)
-        return w.reshape(shape)
+        """The hull's value ``points.shape[:-1]`` at world points ``(..., 3)`` (:func:`hull_at`)."""
+        return hull_at(self.hull, points, self.cam2world, self.fov)
 
     def __call__(self, points: torch.Tensor, directions: torch.Tensor | None = None) -> torch.Tensor:
         out = self.field(points, directions)
